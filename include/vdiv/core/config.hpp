@@ -1,0 +1,29 @@
+#pragma once
+/// @file
+/// Compiler and platform macros shared by every vdiv header.
+///
+/// vdiv headers are usable from plain C++20 (g++/clang) and from CUDA translation units
+/// (nvcc). Code marked VDIV_HOST_DEVICE runs on both, which is how the same crop sampler
+/// gives the same crops on the CPU and inside a CUDA kernel.
+
+#if defined(__CUDACC__) || defined(__HIPCC__)
+#define VDIV_HOST_DEVICE __host__ __device__
+#define VDIV_DEVICE __device__
+#define VDIV_CUDA_COMPILER 1
+#else
+#define VDIV_HOST_DEVICE
+#define VDIV_DEVICE
+#define VDIV_CUDA_COMPILER 0
+#endif
+
+#if defined(__CUDA_ARCH__)
+#define VDIV_IN_DEVICE_CODE 1
+#else
+#define VDIV_IN_DEVICE_CODE 0
+#endif
+
+#define VDIV_VERSION_MAJOR 0
+#define VDIV_VERSION_MINOR 1
+#define VDIV_VERSION_PATCH 0
+/// Single integer for `#if VDIV_VERSION >= 100` style checks.
+#define VDIV_VERSION (VDIV_VERSION_MAJOR * 10000 + VDIV_VERSION_MINOR * 100 + VDIV_VERSION_PATCH)

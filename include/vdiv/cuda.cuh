@@ -1,0 +1,5 @@
+#pragma once
+/// @file
+/// vdiv umbrella header for the CUDA backend; include from .cu files compiled by nvcc.
+
+#include "vdiv.hpp"

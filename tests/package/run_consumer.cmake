@@ -1,0 +1,28 @@
+# Runs in script mode (cmake -P). Fails the test on the first step that fails.
+file(REMOVE_RECURSE ${WORK_DIR})
+function(step)
+  execute_process(COMMAND ${ARGN} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+  if(NOT rc EQUAL 0)
+    message(FATAL_ERROR "step failed (${rc}): ${ARGN}\n${out}\n${err}")
+  endif()
+endfunction()
+set(consumer ${CMAKE_CURRENT_LIST_DIR}/consumer)
+set(options -DCMAKE_CXX_COMPILER=${CMAKE_CXX_COMPILER} -DCMAKE_BUILD_TYPE=Release)
+
+# 1. install vdiv alone (no tests/examples) into a prefix
+step(${CMAKE_COMMAND} -S ${VDIV_SOURCE_DIR} -B ${WORK_DIR}/vdiv-build ${options}
+     -DVDIV_BUILD_TESTS=OFF -DVDIV_BUILD_BENCH=OFF -DVDIV_BUILD_EXAMPLES=OFF -DVDIV_INSTALL=ON
+     -DVDIV_CUDA=OFF -DCMAKE_INSTALL_PREFIX=${WORK_DIR}/prefix)
+step(${CMAKE_COMMAND} --install ${WORK_DIR}/vdiv-build)
+
+# 2. consumer via find_package
+step(${CMAKE_COMMAND} -S ${consumer} -B ${WORK_DIR}/find-package ${options}
+     -DCMAKE_PREFIX_PATH=${WORK_DIR}/prefix -DCONSUMER_MODE=find_package)
+step(${CMAKE_COMMAND} --build ${WORK_DIR}/find-package)
+step(${WORK_DIR}/find-package/consumer)
+
+# 3. consumer via add_subdirectory
+step(${CMAKE_COMMAND} -S ${consumer} -B ${WORK_DIR}/subdirectory ${options}
+     -DCONSUMER_MODE=add_subdirectory -DVDIV_SOURCE_DIR=${VDIV_SOURCE_DIR})
+step(${CMAKE_COMMAND} --build ${WORK_DIR}/subdirectory)
+step(${WORK_DIR}/subdirectory/consumer)
