@@ -4,7 +4,7 @@
 function(vdiv_set_warnings target)
   get_target_property(_type ${target} TYPE)
   target_compile_options(${target} PRIVATE
-    $<$<COMPILE_LANGUAGE:CXX>:-Wall -Wextra -Wpedantic -Wshadow -Wconversion -Wno-sign-conversion>)
+    $<$<COMPILE_LANGUAGE:CXX>:-Wall -Wextra -Wpedantic -Wshadow -Wconversion -Wno-sign-conversion -Wno-missing-field-initializers>)
 endfunction()
 
 # Host doctest test: vdiv_add_test(NAME SOURCES a.cpp b.cpp [LIBS ...] [LABELS ...])
