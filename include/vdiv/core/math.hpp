@@ -1,0 +1,151 @@
+#pragma once
+/// @file
+/// Portable, bit-reproducible floating-point helpers: exp, log and round(sqrt(x)) built only
+/// from +, -, *, / so the crop sampler gives the same bits on the host (any libm) and inside
+/// CUDA kernels (libdevice), and at compile time.
+///
+/// Reproducibility rules (why these helpers exist):
+/// - Every product and sum that feeds a sampling decision goes through `mul`, `add`, `sub`,
+///   `div`. In CUDA device code they call `__dmul_rn` / `__dadd_rn` / `__dsub_rn` /
+///   `__ddiv_rn`, which nvcc never fuses into FMA, so device builds do NOT need `-fmad=false`.
+/// - On the host, IEEE double arithmetic is exact-rounded; the only risk is the compiler fusing
+///   `a * b + c` into an FMA. GCC/Clang do that only when the target ISA has FMA (e.g.
+///   `-march=native`, `-mfma`). The default x86-64 target has no FMA, so no fusion happens.
+///   If you build with FMA enabled, add `-ffp-contract=off` to the translation units that
+///   sample crops, or host and device crops may differ in rare boundary cases.
+/// - exp/log here are accurate to a few ulp (not correctly rounded), which is irrelevant for
+///   sampling: what matters is that they return the same bits everywhere.
+
+#include <bit>
+#include <cstdint>
+#include <limits>
+#include <type_traits>
+
+#include "config.hpp"
+
+namespace vdiv::math {
+
+/// a * b rounded to nearest, never fused with a neighbouring add.
+VDIV_HOST_DEVICE constexpr double mul(double a, double b) {
+#if VDIV_IN_DEVICE_CODE
+  if (!std::is_constant_evaluated()) return __dmul_rn(a, b);
+#endif
+  return a * b;
+}
+/// a + b rounded to nearest, never fused.
+VDIV_HOST_DEVICE constexpr double add(double a, double b) {
+#if VDIV_IN_DEVICE_CODE
+  if (!std::is_constant_evaluated()) return __dadd_rn(a, b);
+#endif
+  return a + b;
+}
+/// a - b rounded to nearest, never fused.
+VDIV_HOST_DEVICE constexpr double sub(double a, double b) {
+#if VDIV_IN_DEVICE_CODE
+  if (!std::is_constant_evaluated()) return __dsub_rn(a, b);
+#endif
+  return a - b;
+}
+/// a / b rounded to nearest (IEEE division, also on the device).
+VDIV_HOST_DEVICE constexpr double div(double a, double b) {
+#if VDIV_IN_DEVICE_CODE
+  if (!std::is_constant_evaluated()) return __ddiv_rn(a, b);
+#endif
+  return a / b;
+}
+
+inline constexpr double ln2_hi = 6.93147180369123816490e-01;  // upper bits of ln 2 (exact * k)
+inline constexpr double ln2_lo = 1.90821492927058770002e-10;  // ln 2 - ln2_hi
+inline constexpr double ln2 = 0.69314718055994530942;
+inline constexpr double inv_ln2 = 1.44269504088896338700;
+
+/// 2^k for integer k, exact (products of powers of two) for k in [-1074, 1023].
+VDIV_HOST_DEVICE constexpr double pow2(int k) {
+  double result = 1.0;
+  double base = k < 0 ? 0.5 : 2.0;
+  unsigned n = k < 0 ? unsigned(-k) : unsigned(k);
+  while (n != 0) {
+    if (n & 1u) result = mul(result, base);
+    base = mul(base, base);
+    n >>= 1;
+  }
+  return result;
+}
+
+/// e^x, a few ulp accurate for |x| < 700; +inf / 0 beyond. NaN in, NaN out.
+VDIV_HOST_DEVICE constexpr double exp(double x) {
+  if (x != x) return x;
+  if (x > 709.0) return std::numeric_limits<double>::infinity();
+  if (x < -745.0) return 0.0;
+  // x = k ln2 + r, |r| <= ln2 / 2 (Cody-Waite split keeps r accurate).
+  const double kd = add(mul(x, inv_ln2), x >= 0 ? 0.5 : -0.5);
+  const int k = int(kd);
+  const double r = sub(sub(x, mul(double(k), ln2_hi)), mul(double(k), ln2_lo));
+  // Taylor series to r^14 / 14!: error < 1e-18 relative for |r| <= 0.347.
+  constexpr double c[] = {1.0,
+                          1.0,
+                          1.0 / 2,
+                          1.0 / 6,
+                          1.0 / 24,
+                          1.0 / 120,
+                          1.0 / 720,
+                          1.0 / 5040,
+                          1.0 / 40320,
+                          1.0 / 362880,
+                          1.0 / 3628800,
+                          1.0 / 39916800,
+                          1.0 / 479001600,
+                          1.0 / 6227020800.0,
+                          1.0 / 87178291200.0};
+  double p = c[14];
+  for (int i = 13; i >= 0; --i) p = add(mul(p, r), c[i]);
+  return mul(p, pow2(k));
+}
+
+/// Natural logarithm for finite x > 0; NaN for x <= 0 or NaN.
+VDIV_HOST_DEVICE constexpr double log(double x) {
+  if (!(x > 0.0)) return std::numeric_limits<double>::quiet_NaN();
+  // x = m 2^e with m in [sqrt(1/2), sqrt(2)): scaling by powers of two is exact.
+  int e = 0;
+  while (x >= 4294967296.0) { x = mul(x, 1.0 / 4294967296.0); e += 32; }
+  while (x < 1.0 / 4294967296.0) { x = mul(x, 4294967296.0); e -= 32; }
+  while (x >= 1.4142135623730951) { x = mul(x, 0.5); ++e; }
+  while (x < 0.7071067811865476) { x = mul(x, 2.0); --e; }
+  // log m = 2 atanh(s), s = (m - 1) / (m + 1), |s| <= 0.1716.
+  const double s = div(sub(x, 1.0), add(x, 1.0));
+  const double s2 = mul(s, s);
+  double p = 1.0 / 23;
+  for (int i = 21; i >= 1; i -= 2) p = add(mul(p, s2), 1.0 / i);
+  const double log_m = mul(2.0, mul(s, p));
+  return add(mul(double(e), ln2_hi), add(mul(double(e), ln2_lo), log_m));
+}
+
+/// Python's round(): nearest integer, ties to even. |x| < 2^62.
+VDIV_HOST_DEVICE constexpr std::int64_t round_half_even(double x) {
+  const bool negative = x < 0;
+  const double a = negative ? -x : x;
+  auto n = std::int64_t(a);  // floor for a >= 0
+  const double frac = sub(a, double(n));
+  if (frac > 0.5 || (frac == 0.5 && (n & 1))) ++n;
+  return negative ? -n : n;
+}
+
+/// round(sqrt(x)) with ties to even, exactly as Python's round(math.sqrt(x)) for doubles
+/// 0 <= x < 2^48 (the integer result is corrected with exact integer-valued comparisons,
+/// so it does not depend on how the square root estimate was computed).
+VDIV_HOST_DEVICE constexpr std::int64_t round_sqrt(double x) {
+  if (!(x > 0.0)) return 0;
+  // Estimate: halve the exponent in the bit pattern, then Newton steps.
+  const auto bits = std::bit_cast<std::uint64_t>(x);
+  double y = std::bit_cast<double>((bits >> 1) + 0x1FF8000000000000ull);
+  for (int i = 0; i < 5; ++i) y = mul(0.5, add(y, div(x, y)));
+  auto k = std::int64_t(y);
+  // Exact correction: k*k and (k + 0.5)^2 are integers/quarters exactly representable.
+  while (k > 0 && double(k) * double(k) > x) --k;
+  while (double(k + 1) * double(k + 1) <= x) ++k;
+  const double half = double(k) * double(k) + double(k) + 0.25;  // (k + 1/2)^2, exact
+  if (x > half || (x == half && (k & 1))) ++k;
+  return k;
+}
+
+}  // namespace vdiv::math

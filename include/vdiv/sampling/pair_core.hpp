@@ -1,0 +1,342 @@
+#pragma once
+/// @file
+/// The pair-sampling algorithm itself, VDIV_HOST_DEVICE constexpr: `pair_sampler` (host) and
+/// the CUDA batch kernel (pair_sampler.cuh) both call `sample_pair`, so they share every line.
+///
+/// Algorithm (bounded; `max_attempts` outer attempts, then a documented fallback):
+///   for attempt a in 0 .. max_attempts-1:
+///     v1 = draw_view(view 0, stream a)          // up to 10 candidates, as torchvision
+///     v2 = draw_view(view 1, stream a, given v1) // up to 10 candidates
+///     if both found: return {v1, v2, attempts = a+1, fell_back = false}
+///   return fallback (fell_back = true, attempts = max_attempts)
+/// draw_view:
+///   - box rule match_some (instance view): pick a box uniformly among the boxes for which an
+///     integer crop with IoU > t exists, jitter its 4 edges by up to (1-t)/2 of its size, keep
+///     the candidate if IoU > t. The config's scale/ratio do not apply (paper: "placed around
+///     the box"), so extreme-aspect boxes stay feasible.
+///   - otherwise: torchvision's RandomResizedCrop size draw; the position is uniform over the
+///     image, except for v2 under `disjoint`, where it is uniform over the positions that do
+///     not touch v1 (exact counting, O(1)) - rejection-free zero overlap. Candidates failing the
+///     box rule or the relation are rejected. Unconstrained views are exactly
+///     random_resized_crop(W, H, params, key) (including its centre-crop fallback).
+/// Up-front infeasibility (no 10x-budget loop is spent on an impossible image): match_some with
+/// no feasible box, coverage_below with a box covering the whole image, disjoint views of a
+/// 1x1 image. Those return the fallback at once with attempts = 1.
+/// Fallback: for disjoint / iou_at_most relations on one image, the two halves of the image
+/// split across its longer side (they satisfy the relation but maybe not the box rules);
+/// otherwise torchvision's centre crop for each view. `fell_back` tells the caller.
+///
+/// Keys: view v of outer attempt a draws from rng_key{seed, epoch, index, view = v,
+/// stream = a}; candidate t uses random_words(key, t). Streams >= 0x8000 are reserved
+/// (patches.hpp), so max_attempts is capped at 0x7fff.
+
+#include <array>
+#include <cstdint>
+#include <ostream>
+
+#include "../core/box.hpp"
+#include "../core/config.hpp"
+#include "../core/math.hpp"
+#include "../core/random.hpp"
+#include "constraints.hpp"
+#include "random_resized_crop.hpp"
+
+namespace vdiv {
+
+/// Which sample a pair is for: (seed, epoch, index) -> the same crops everywhere.
+struct sample_key {
+  std::uint64_t seed{0};
+  std::uint32_t epoch{0};
+  std::uint32_t index{0};
+  friend constexpr bool operator==(const sample_key&, const sample_key&) = default;
+};
+
+/// A sampled positive pair.
+struct pair_sample {
+  std::array<crop, 2> views{};
+  std::uint32_t attempts{0};  ///< outer attempts used (>= 1)
+  bool fell_back{false};      ///< true when the documented fallback produced the views
+  friend constexpr bool operator==(const pair_sample&, const pair_sample&) = default;
+};
+
+/// Everything that defines a pair configuration; the presets build these
+/// (`make_pair_options(preset)`), users may edit them (e.g. a coverage background test).
+struct pair_options {
+  rrc_params view1{{0.2f, 1.0f}};
+  rrc_params view2{{0.2f, 1.0f}};
+  pair_constraints constraints{};
+  std::uint32_t max_attempts = 64;  ///< outer attempts, 1 .. 0x7fff
+  bool two_images = false;          ///< lower_bound: view 2 comes from another image
+  friend constexpr bool operator==(const pair_options&, const pair_options&) = default;
+};
+
+inline constexpr std::uint32_t max_pair_attempts = 0x7fff;
+
+inline std::ostream& operator<<(std::ostream& os, const sample_key& k) {
+  return os << "sample_key{seed=" << k.seed << ",epoch=" << k.epoch << ",index=" << k.index << '}';
+}
+inline std::ostream& operator<<(std::ostream& os, const pair_sample& s) {
+  return os << "pair_sample{" << s.views[0] << ',' << s.views[1] << ",attempts=" << s.attempts
+            << ",fell_back=" << s.fell_back << '}';
+}
+inline std::ostream& operator<<(std::ostream& os, const pair_options& o) {
+  return os << "pair_options{view1=" << o.view1 << ",view2=" << o.view2 << ','
+            << o.constraints << ",max_attempts=" << o.max_attempts
+            << ",two_images=" << o.two_images << '}';
+}
+
+/// The random stream of view `view`, purpose `stream`, of sample `key`.
+VDIV_HOST_DEVICE constexpr rng_key view_key(const sample_key& key, std::uint16_t view,
+                                            std::uint16_t stream) {
+  return {key.seed, key.epoch, key.index, view, stream};
+}
+
+namespace detail {
+
+/// Places a w x h crop in a width x height image so it shares no pixel with `other`, uniformly
+/// over all such positions (exact count, O(1)). False when no position exists.
+VDIV_HOST_DEVICE constexpr bool place_disjoint(std::int32_t width, std::int32_t height,
+                                               std::int32_t w, std::int32_t h, const crop& other,
+                                               std::uint32_t word, crop& out) {
+  const std::int64_t cols = std::int64_t(width) - w + 1, rows = std::int64_t(height) - h + 1;
+  if (cols <= 0 || rows <= 0) return false;
+  // Positions (left, top) that overlap `other`: left in [xa, xb], top in [ya, yb].
+  const std::int64_t xa = max_of<std::int64_t>(0, std::int64_t(other.left) - w + 1);
+  const std::int64_t xb = min_of<std::int64_t>(cols - 1, std::int64_t(other.left) + other.width - 1);
+  const std::int64_t ya = max_of<std::int64_t>(0, std::int64_t(other.top) - h + 1);
+  const std::int64_t yb = min_of<std::int64_t>(rows - 1, std::int64_t(other.top) + other.height - 1);
+  const std::int64_t nx = xb >= xa ? xb - xa + 1 : 0, ny = yb >= ya ? yb - ya + 1 : 0;
+  const std::int64_t valid = cols * rows - nx * ny;
+  if (valid <= 0) return false;
+  auto r = std::int64_t((std::uint64_t(word) * std::uint64_t(valid)) >> 32);
+  std::int64_t left = 0, top = 0;
+  if (nx == 0 || ny == 0) {
+    top = r / cols;
+    left = r % cols;
+  } else if (r < ya * cols) {
+    top = r / cols;
+    left = r % cols;
+  } else {
+    r -= ya * cols;
+    const std::int64_t band_cols = cols - nx;
+    if (r < ny * band_cols) {
+      top = ya + r / band_cols;
+      const std::int64_t c = r % band_cols;
+      left = c < xa ? c : c + nx;
+    } else {
+      r -= ny * band_cols;
+      top = yb + 1 + r / cols;
+      left = r % cols;
+    }
+  }
+  out = {std::int32_t(left), std::int32_t(top), w, h};
+  return true;
+}
+
+/// The integer crop nearest to a box (edges rounded, clamped to the image, at least 1 px).
+VDIV_HOST_DEVICE constexpr crop rounded_crop(double x0, double y0, double x1, double y1,
+                                             std::int32_t width, std::int32_t height) {
+  auto l = std::int32_t(math::round_half_even(max_of(0.0, x0)));
+  auto t = std::int32_t(math::round_half_even(max_of(0.0, y0)));
+  auto r = std::int32_t(math::round_half_even(min_of(double(width), x1)));
+  auto b = std::int32_t(math::round_half_even(min_of(double(height), y1)));
+  l = min_of(l, width - 1);
+  t = min_of(t, height - 1);
+  r = max_of(min_of(r, width), l + 1);
+  b = max_of(min_of(b, height), t + 1);
+  return {l, t, r - l, b - t};
+}
+
+/// True when some integer crop (the rounded box) has IoU > t with box `b`.
+VDIV_HOST_DEVICE constexpr bool instance_feasible(const box& b, const image_ref& img, double t) {
+  const crop c = rounded_crop(b.x0, b.y0, b.x1, b.y1, img.width, img.height);
+  return crop_box_iou(c, b) > t;
+}
+
+VDIV_HOST_DEVICE constexpr std::uint32_t count_instance_feasible(const image_ref& img, double t) {
+  std::uint32_t n = 0;
+  for (std::uint32_t i = 0; i < img.box_count; ++i) n += instance_feasible(img.boxes[i], img, t);
+  return n;
+}
+
+/// True when a box covers the whole image (then no view has coverage < 1 of it).
+VDIV_HOST_DEVICE constexpr bool covers_image(const box& b, const image_ref& img) {
+  return b.x0 <= 0.0f && b.y0 <= 0.0f && b.x1 >= float(img.width) && b.y1 >= float(img.height);
+}
+
+struct view_request {
+  const image_ref* image;
+  const rrc_setup* setup;
+  const rrc_params* params;
+  box_constraint rule;
+  std::uint32_t feasible_boxes;        // for match_some
+  const crop* partner;                 // v1 when drawing v2, else nullptr
+  relation_constraint relation;        // applied between *partner and the candidate
+};
+
+VDIV_HOST_DEVICE constexpr bool relation_ok(const view_request& q, const crop& c) {
+  return q.partner == nullptr || q.relation.accepts(*q.partner, c);
+}
+
+/// Instance view: jitter a feasible box (see file comment).
+VDIV_HOST_DEVICE constexpr bool draw_instance_view(const view_request& q, rng_key key,
+                                                   crop& out) {
+  const image_ref& img = *q.image;
+  const double t = q.rule.threshold;
+  const double amplitude = max_of(0.01, math::mul(0.5, math::sub(1.0, t)));
+  for (std::uint32_t c = 0; c < rrc_attempts; ++c) {
+    const auto w = random_words(key, c);
+    // Box choice: the j-th feasible box; jitter the 4 edges with the 4 words of the next block.
+    std::uint32_t j = to_below(w[0], q.feasible_boxes);
+    const box* chosen = nullptr;
+    for (std::uint32_t i = 0; i < img.box_count; ++i) {
+      if (!instance_feasible(img.boxes[i], img, t)) continue;
+      if (j-- == 0) {
+        chosen = &img.boxes[i];
+        break;
+      }
+    }
+    if (chosen == nullptr) return false;
+    const auto jw = random_words(key, rrc_attempts + c);
+    const double bw = math::sub(double(chosen->x1), double(chosen->x0));
+    const double bh = math::sub(double(chosen->y1), double(chosen->y0));
+    auto jitter = [&](std::uint32_t word, double size) {
+      return math::mul(math::mul(size, amplitude), math::sub(math::mul(2.0, to_unit_double(word)), 1.0));
+    };
+    const crop cand = rounded_crop(math::add(double(chosen->x0), jitter(jw[0], bw)),
+                                   math::add(double(chosen->y0), jitter(jw[1], bh)),
+                                   math::add(double(chosen->x1), jitter(jw[2], bw)),
+                                   math::add(double(chosen->y1), jitter(jw[3], bh)), img.width,
+                                   img.height);
+    if (q.rule.accepts(cand, img) && relation_ok(q, cand)) {
+      out = cand;
+      return true;
+    }
+  }
+  return false;
+}
+
+/// One view of a pair (see file comment); false when no candidate of this attempt passed.
+VDIV_HOST_DEVICE constexpr bool draw_view(const view_request& q, rng_key key, crop& out) {
+  if (q.rule.rule == box_rule::match_some) return draw_instance_view(q, key, out);
+  const image_ref& img = *q.image;
+  const bool place_apart =
+      q.partner != nullptr && q.relation.relation == view_relation::disjoint;
+  for (std::uint32_t t = 0; t < rrc_attempts; ++t) {
+    const auto w = random_words(key, t);
+    const rrc_size z = draw_rrc_size(*q.setup, w[0], w[1]);
+    if (!fits(z, img.width, img.height)) continue;
+    crop cand{};
+    if (place_apart) {
+      if (!place_disjoint(img.width, img.height, z.width, z.height, *q.partner, w[2], cand))
+        continue;
+    } else {
+      cand = {std::int32_t(to_below(w[3], std::uint32_t(img.width - z.width + 1))),
+              std::int32_t(to_below(w[2], std::uint32_t(img.height - z.height + 1))), z.width,
+              z.height};
+    }
+    if (q.rule.accepts(cand, img) && relation_ok(q, cand)) {
+      out = cand;
+      return true;
+    }
+  }
+  // torchvision's centre-crop fallback, if it happens to satisfy the constraints.
+  const crop cand = rrc_fallback(img.width, img.height, q.params->ratio);
+  if (q.rule.accepts(cand, img) && relation_ok(q, cand)) {
+    out = cand;
+    return true;
+  }
+  return false;
+}
+
+/// The documented fallback pair (see file comment).
+VDIV_HOST_DEVICE constexpr std::array<crop, 2> fallback_pair(const pair_options& o,
+                                                             const image_ref& first,
+                                                             const image_ref& second) {
+  const view_relation rel = o.constraints.between.relation;
+  const bool split = !o.two_images &&
+                     (rel == view_relation::disjoint || rel == view_relation::iou_at_most) &&
+                     (first.width >= 2 || first.height >= 2);
+  if (split) {
+    if (first.width >= first.height) {
+      const std::int32_t half = first.width / 2;
+      return {crop{0, 0, half, first.height}, crop{half, 0, first.width - half, first.height}};
+    }
+    const std::int32_t half = first.height / 2;
+    return {crop{0, 0, first.width, half}, crop{0, half, first.width, first.height - half}};
+  }
+  return {rrc_fallback(first.width, first.height, o.view1.ratio),
+          rrc_fallback(second.width, second.height, o.view2.ratio)};
+}
+
+/// True when the constraints cannot be met for this image (cheap, sufficient tests only).
+VDIV_HOST_DEVICE constexpr bool obviously_infeasible(const box_constraint& rule,
+                                                     const image_ref& img,
+                                                     std::uint32_t feasible_boxes) {
+  if (rule.rule == box_rule::match_some) return feasible_boxes == 0;
+  if (rule.rule == box_rule::coverage_below && rule.threshold <= 1.0) {
+    for (std::uint32_t i = 0; i < img.box_count; ++i)
+      if (covers_image(img.boxes[i], img)) return true;
+  }
+  return false;
+}
+
+}  // namespace detail
+
+/// Samples one positive pair under `options` (the algorithm in this file's comment).
+/// Preconditions (validated by pair_sampler on the host): positive image sizes with
+/// width*height < 2^32, proper boxes, valid rrc_params, 1 <= max_attempts <= 0x7fff.
+VDIV_HOST_DEVICE constexpr pair_sample sample_pair(const pair_options& o, const image_ref& first,
+                                                   const image_ref& second, sample_key key) {
+  const image_ref& img2 = o.two_images ? second : first;
+  const pair_constraints& c = o.constraints;
+  const std::uint32_t budget =
+      o.max_attempts < 1 ? 1u : (o.max_attempts > max_pair_attempts ? max_pair_attempts
+                                                                     : o.max_attempts);
+  const std::uint32_t feasible1 = c.view1.rule == box_rule::match_some
+                                      ? detail::count_instance_feasible(first, c.view1.threshold)
+                                      : 0u;
+  const std::uint32_t feasible2 = c.view2.rule == box_rule::match_some
+                                      ? detail::count_instance_feasible(img2, c.view2.threshold)
+                                      : 0u;
+  const bool one_pixel = !o.two_images && c.between.relation == view_relation::disjoint &&
+                         first.width == 1 && first.height == 1;
+  if (one_pixel || detail::obviously_infeasible(c.view1, first, feasible1) ||
+      detail::obviously_infeasible(c.view2, img2, feasible2)) {
+    return {detail::fallback_pair(o, first, img2), 1u, true};
+  }
+  const detail::rrc_setup setup1 = detail::make_rrc_setup(first.width, first.height, o.view1);
+  const detail::rrc_setup setup2 = detail::make_rrc_setup(img2.width, img2.height, o.view2);
+  for (std::uint32_t a = 0; a < budget; ++a) {
+    crop v1{}, v2{};
+    const detail::view_request q1{&first, &setup1, &o.view1, c.view1, feasible1, nullptr, {}};
+    if (!detail::draw_view(q1, view_key(key, 0, std::uint16_t(a)), v1)) continue;
+    const detail::view_request q2{&img2, &setup2, &o.view2, c.view2, feasible2, &v1, c.between};
+    if (!detail::draw_view(q2, view_key(key, 1, std::uint16_t(a)), v2)) continue;
+    return {{v1, v2}, a + 1, false};
+  }
+  return {detail::fallback_pair(o, first, img2), budget, true};
+}
+
+/// Plain rejection sampling under ANY pair_constraint (user-composed policies): both views are
+/// torchvision RandomResizedCrops (view 0 / 1, stream = attempt) until `constraint` accepts,
+/// at most `max_attempts` times; then the last candidate pair with fell_back = true.
+/// Slower than `sample_pair` for hard constraints (no constructive placement) but general.
+template <pair_constraint C>
+VDIV_HOST_DEVICE constexpr pair_sample sample_pair_if(const C& constraint, const rrc_params& p1,
+                                                      const rrc_params& p2,
+                                                      const image_ref& first,
+                                                      const image_ref& second, sample_key key,
+                                                      std::uint32_t max_attempts = 64) {
+  const std::uint32_t budget =
+      max_attempts < 1 ? 1u : (max_attempts > max_pair_attempts ? max_pair_attempts : max_attempts);
+  std::array<crop, 2> last{};
+  for (std::uint32_t a = 0; a < budget; ++a) {
+    last[0] = random_resized_crop(first.width, first.height, p1, view_key(key, 0, std::uint16_t(a)));
+    last[1] = random_resized_crop(second.width, second.height, p2, view_key(key, 1, std::uint16_t(a)));
+    if (constraint.accepts(last[0], last[1], first, second)) return {last, a + 1, false};
+  }
+  return {last, budget, true};
+}
+
+}  // namespace vdiv

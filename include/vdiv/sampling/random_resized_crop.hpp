@@ -1,0 +1,155 @@
+#pragma once
+/// @file
+/// torchvision's RandomResizedCrop.get_params (torchvision 0.14), drawn from a keyed Philox
+/// stream so the crop is a pure function of (seed, epoch, index, view, stream) and identical on
+/// the host and in CUDA kernels.
+///
+/// The algorithm, step for step as torchvision's:
+///   for attempt in 0..9:
+///     target_area = W*H * U(scale.min, scale.max)
+///     aspect      = exp(U(log ratio.min, log ratio.max))
+///     w = round(sqrt(target_area * aspect)), h = round(sqrt(target_area / aspect))
+///         (Python round: half to even)
+///     if 0 < w <= W and 0 < h <= H: top = randint(0, H-h+1), left = randint(0, W-w+1); done
+///   fallback: centre crop of the whole image, its ratio clamped into [ratio.min, ratio.max].
+/// Attempt t uses the 4 words of `random_words(key, t)`: scale, ratio, top, left.
+/// Only the random bits differ from torchvision (Philox instead of torch's MT19937), so the
+/// distribution is the same; tests/sampling/test_random_resized_crop.cpp checks it against
+/// statistics of the real torchvision code.
+
+#include <cstdint>
+#include <ostream>
+#include <string>
+
+#include "../core/box.hpp"
+#include "../core/config.hpp"
+#include "../core/error.hpp"
+#include "../core/math.hpp"
+#include "../core/random.hpp"
+
+namespace vdiv {
+
+/// Range of crop area as a fraction of the image area (torchvision `scale`).
+struct scale_range {
+  float min, max;
+  friend constexpr bool operator==(const scale_range&, const scale_range&) = default;
+};
+
+/// Range of crop aspect ratio width/height (torchvision `ratio`).
+struct ratio_range {
+  float min = 3.0f / 4.0f, max = 4.0f / 3.0f;
+  friend constexpr bool operator==(const ratio_range&, const ratio_range&) = default;
+};
+
+/// Parameters of RandomResizedCrop; the defaults are torchvision's.
+struct rrc_params {
+  scale_range scale{0.08f, 1.0f};
+  ratio_range ratio{};
+  friend constexpr bool operator==(const rrc_params&, const rrc_params&) = default;
+};
+
+inline std::ostream& operator<<(std::ostream& os, const scale_range& s) {
+  return os << "scale_range{" << s.min << ',' << s.max << '}';
+}
+inline std::ostream& operator<<(std::ostream& os, const ratio_range& r) {
+  return os << "ratio_range{" << r.min << ',' << r.max << '}';
+}
+inline std::ostream& operator<<(std::ostream& os, const rrc_params& p) {
+  return os << "rrc_params{" << p.scale << ',' << p.ratio << '}';
+}
+
+/// Number of attempts torchvision makes before its centre-crop fallback.
+inline constexpr std::uint32_t rrc_attempts = 10;
+
+namespace detail {
+
+/// Per-call constants of RandomResizedCrop (log of the ratio bounds, area), computed once.
+struct rrc_setup {
+  double area, scale_min, scale_span, log_ratio_min, log_ratio_span;
+};
+
+VDIV_HOST_DEVICE constexpr rrc_setup make_rrc_setup(std::int32_t width, std::int32_t height,
+                                                    const rrc_params& p) {
+  const double lr0 = math::log(double(p.ratio.min));
+  const double lr1 = math::log(double(p.ratio.max));
+  return {double(width) * double(height), double(p.scale.min),
+          math::sub(double(p.scale.max), double(p.scale.min)), lr0, math::sub(lr1, lr0)};
+}
+
+/// The size torchvision's attempt draws from two random words (w, h; may not fit the image).
+struct rrc_size {
+  std::int32_t width, height;
+};
+
+VDIV_HOST_DEVICE constexpr rrc_size draw_rrc_size(const rrc_setup& s, std::uint32_t scale_word,
+                                                  std::uint32_t ratio_word) {
+  const double target_area =
+      math::mul(s.area, math::add(s.scale_min, math::mul(s.scale_span, to_unit_double(scale_word))));
+  const double aspect =
+      math::exp(math::add(s.log_ratio_min, math::mul(s.log_ratio_span, to_unit_double(ratio_word))));
+  return {std::int32_t(math::round_sqrt(math::mul(target_area, aspect))),
+          std::int32_t(math::round_sqrt(math::div(target_area, aspect)))};
+}
+
+VDIV_HOST_DEVICE constexpr bool fits(const rrc_size& z, std::int32_t width, std::int32_t height) {
+  return z.width > 0 && z.width <= width && z.height > 0 && z.height <= height;
+}
+
+/// torchvision's fallback: central crop with the image ratio clamped into the ratio range.
+VDIV_HOST_DEVICE constexpr crop rrc_fallback(std::int32_t width, std::int32_t height,
+                                             const ratio_range& ratio) {
+  const double in_ratio = math::div(double(width), double(height));
+  const double rmin = min_of(double(ratio.min), double(ratio.max));
+  const double rmax = max_of(double(ratio.min), double(ratio.max));
+  std::int32_t w = width, h = height;
+  if (in_ratio < rmin) {
+    h = std::int32_t(math::round_half_even(math::div(double(w), rmin)));
+  } else if (in_ratio > rmax) {
+    w = std::int32_t(math::round_half_even(math::mul(double(h), rmax)));
+  }
+  return {(width - w) / 2, (height - h) / 2, w, h};
+}
+
+}  // namespace detail
+
+/// One RandomResizedCrop of a width x height image, as torchvision's get_params would draw it,
+/// from the keyed random stream `key` (attempt t uses random_words(key, t)).
+/// Preconditions (unchecked here, so it runs in device code): width, height > 0,
+/// 0 < scale.min <= scale.max, 0 < ratio.min <= ratio.max. `random_resized_crop_checked`
+/// validates them on the host.
+VDIV_HOST_DEVICE constexpr crop random_resized_crop(std::int32_t width, std::int32_t height,
+                                                    const rrc_params& params, rng_key key) {
+  const detail::rrc_setup setup = detail::make_rrc_setup(width, height, params);
+  for (std::uint32_t attempt = 0; attempt < rrc_attempts; ++attempt) {
+    const auto words = random_words(key, attempt);
+    const detail::rrc_size z = detail::draw_rrc_size(setup, words[0], words[1]);
+    if (detail::fits(z, width, height)) {
+      const auto top = std::int32_t(to_below(words[2], std::uint32_t(height - z.height + 1)));
+      const auto left = std::int32_t(to_below(words[3], std::uint32_t(width - z.width + 1)));
+      return {left, top, z.width, z.height};
+    }
+  }
+  return detail::rrc_fallback(width, height, params.ratio);
+}
+
+/// Host-side validation of RandomResizedCrop arguments; throws vdiv::invalid_argument naming
+/// the bad value.
+inline void validate(const rrc_params& p, const char* what = "rrc_params") {
+  const std::string name(what);
+  VDIV_EXPECTS(p.scale.min > 0.0f && p.scale.min <= p.scale.max && p.scale.max <= 1.0f,
+               name + ".scale must satisfy 0 < min <= max <= 1 (fractions of the image area)");
+  VDIV_EXPECTS(p.ratio.min > 0.0f && p.ratio.min <= p.ratio.max && p.ratio.max < 1e6f,
+               name + ".ratio must satisfy 0 < min <= max (aspect ratios width/height)");
+}
+
+/// random_resized_crop with validated arguments (host only).
+inline crop random_resized_crop_checked(std::int32_t width, std::int32_t height,
+                                        const rrc_params& params, rng_key key) {
+  VDIV_EXPECTS(width > 0 && height > 0 && std::int64_t(width) * height < (std::int64_t(1) << 40),
+               "image size must be positive (got " + std::to_string(width) + "x" +
+                   std::to_string(height) + ")");
+  validate(params);
+  return random_resized_crop(width, height, params, key);
+}
+
+}  // namespace vdiv
