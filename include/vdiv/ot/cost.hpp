@@ -1,0 +1,131 @@
+#pragma once
+/// @file
+/// Cosine cost C = 1 - cos(x_i, y_j) between two feature sets, through one GEMM.
+///
+/// The Gram matrix G = X Y^T is the only O(N M D) work of a similarity; everything after it
+/// (norms aside) is O(N M). It is kept, because the DeepEMD cross-reference marginals are
+/// its row and column means (marginals.hpp): no second pass over the features.
+
+#include <Eigen/Core>
+#include <cmath>
+#include <cstdint>
+#include <string>
+
+#include "../core/error.hpp"
+#include "types.hpp"
+
+namespace vdiv {
+
+/// Dense row-major Eigen matrix, the layout of costs and plans everywhere in the engine.
+template <class T>
+using row_matrix = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+template <class T>
+using column_vector = Eigen::Matrix<T, Eigen::Dynamic, 1>;
+
+namespace detail {
+
+/// Calls f with an Eigen expression viewing one batch item (rows x dim) without copying.
+template <class T, class F>
+decltype(auto) with_eigen_view(const feature_batch<T>& v, F&& f) {
+  if (v.col_stride == 1) {
+    Eigen::Map<const row_matrix<T>, 0, Eigen::OuterStride<>> m(v.data, v.rows, v.dim,
+                                                               Eigen::OuterStride<>(v.rstride()));
+    return f(m);
+  }
+  using stride = Eigen::Stride<Eigen::Dynamic, Eigen::Dynamic>;
+  Eigen::Map<const row_matrix<T>, 0, stride> m(v.data, v.rows, v.dim,
+                                               stride(v.rstride(), v.col_stride));
+  return f(m);
+}
+
+/// Throws the error for the first bad row given squared norms; scans the row only then,
+/// so valid inputs pay no validation pass over D.
+template <class T, class V>
+void check_norms(const char* which, const feature_batch<T>& v, const V& sq_norms,
+                 std::int64_t item) {
+  for (std::int64_t r = 0; r < v.rows; ++r) {
+    const T n2 = sq_norms(r);
+    if (std::isfinite(n2) && n2 > T(0)) continue;
+    const std::string where = std::string(which) + "[item " + std::to_string(item) + ", row " +
+                              std::to_string(r) + "]";
+    if (n2 == T(0)) {
+      throw invalid_argument(where + " has zero norm: the cosine cost is undefined; drop empty "
+                             "patches or check the encoder output");
+    }
+    const T* row = v.data + r * v.rstride();
+    for (std::int64_t k = 0; k < v.dim; ++k) {
+      if (!std::isfinite(row[k * v.col_stride])) {
+        throw invalid_argument(where + " has a non-finite value (NaN or Inf) at column " +
+                               std::to_string(k) + "; features must be finite");
+      }
+    }
+    throw invalid_argument(where + " has a squared norm that overflows " +
+                           std::string(sizeof(T) == 4 ? "float32" : "float64") +
+                           "; rescale the features");
+  }
+}
+
+/// Checks a view's shape before any pointer is touched.
+template <class T>
+void check_view(const char* which, const feature_batch<T>& v) {
+  const std::string w(which);
+  VDIV_EXPECTS(v.batch >= 1 && v.rows >= 1 && v.dim >= 1,
+               w + ": feature view must have batch, rows and dim >= 1 (got batch " +
+                   std::to_string(v.batch) + ", rows " + std::to_string(v.rows) + ", dim " +
+                   std::to_string(v.dim) + ")");
+  VDIV_EXPECTS(v.data != nullptr, w + ": feature view has a null data pointer");
+}
+
+}  // namespace detail
+
+/// Gram matrix, squared row norms and cosine cost of one pair (batch item `item` of x and y).
+/// Throws vdiv::invalid_argument naming x or y, the item and the row when a row has zero norm
+/// or a non-finite value.
+template <class T>
+struct pair_cost {
+  row_matrix<T> gram;   ///< G = X Y^T (raw dot products)
+  column_vector<T> x_sq_norm, y_sq_norm;
+  row_matrix<T> cost;   ///< C_ij = 1 - G_ij / (|x_i| |y_j|)
+};
+
+/// Fills `out` for batch item `item` (reusing its storage: no allocation once warm).
+template <class T>
+void compute_pair_cost(const feature_batch<T>& x, const feature_batch<T>& y, std::int64_t item,
+                       pair_cost<T>& out) {
+  const auto xi = x.item(item);
+  const auto yi = y.item(item);
+  VDIV_EXPECTS(xi.dim == yi.dim, "x and y must have the same feature dimension (x: " +
+                                     std::to_string(xi.dim) + ", y: " + std::to_string(yi.dim) + ")");
+  detail::with_eigen_view(xi, [&](const auto& X) {
+    detail::with_eigen_view(yi, [&](const auto& Y) {
+      out.gram.resize(X.rows(), Y.rows());
+      out.gram.noalias() = X * Y.transpose();
+      out.x_sq_norm = X.rowwise().squaredNorm();
+      out.y_sq_norm = Y.rowwise().squaredNorm();
+      return 0;
+    });
+    return 0;
+  });
+  detail::check_norms("x", xi, out.x_sq_norm, item);
+  detail::check_norms("y", yi, out.y_sq_norm, item);
+  const auto n = out.gram.rows(), m = out.gram.cols();
+  out.cost.resize(n, m);
+  for (Eigen::Index i = 0; i < n; ++i) {
+    const T nx = std::sqrt(out.x_sq_norm(i));
+    for (Eigen::Index j = 0; j < m; ++j) {
+      out.cost(i, j) = T(1) - out.gram(i, j) / (nx * std::sqrt(out.y_sq_norm(j)));
+    }
+  }
+}
+
+/// Convenience: the cosine cost matrix of one pair (x and y are single items, batch = 1).
+template <class T>
+row_matrix<T> cosine_cost(const feature_batch<T>& x, const feature_batch<T>& y) {
+  detail::check_view("x", x);
+  detail::check_view("y", y);
+  pair_cost<T> pc;
+  compute_pair_cost(x, y, 0, pc);
+  return pc.cost;
+}
+
+}  // namespace vdiv
