@@ -1,0 +1,62 @@
+#pragma once
+/// @file
+/// Small helpers shared by the example programs: wall clock, a JSON-ish metadata file, thread
+/// setup.
+
+#include <torch/torch.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <string>
+#include <thread>
+
+#include <vdiv/core/error.hpp>
+
+namespace vdiv::train {
+
+class stopwatch {
+ public:
+  stopwatch() : start_(std::chrono::steady_clock::now()) {}
+  double seconds() const {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+  }
+  void reset() { start_ = std::chrono::steady_clock::now(); }
+
+ private:
+  std::chrono::steady_clock::time_point start_;
+};
+
+/// Writes a flat JSON object of string values (numbers written as given).
+inline void write_flat_json(const std::filesystem::path& file,
+                            const std::map<std::string, std::string>& values) {
+  std::ofstream out(file);
+  if (!out) throw io_error("cannot write " + file.string());
+  out << "{\n";
+  std::size_t i = 0;
+  for (const auto& [k, v] : values) {
+    const bool number = !v.empty() && (std::isdigit(static_cast<unsigned char>(v[0])) || v[0] == '-') &&
+                        v.find_first_not_of("0123456789.-e+") == std::string::npos;
+    out << "  \"" << k << "\": " << (number ? v : "\"" + v + "\"")
+        << (++i < values.size() ? ",\n" : "\n");
+  }
+  out << "}\n";
+}
+
+template <class T>
+std::string str(const T& v) {
+  std::ostringstream s;
+  s << v;
+  return s.str();
+}
+
+/// torch's intra-op threads: `requested` or all cores when 0.
+inline int setup_threads(int requested) {
+  const int n = requested > 0 ? requested : int(std::max(1u, std::thread::hardware_concurrency()));
+  ::torch::set_num_threads(n);
+  return n;
+}
+
+}  // namespace vdiv::train

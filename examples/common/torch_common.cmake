@@ -1,0 +1,24 @@
+# Shared setup of the LibTorch examples and their tests (included by each user; defines the
+# targets once).
+#   vdiv_torch_common  INTERFACE: examples/common headers + vdiv + vdiv::io + LibTorch
+#   vdiv_torch_pch     a tiny static library owning the precompiled <torch/torch.h>; every
+#                      torch target reuses it (a torch TU then compiles in seconds, not a minute)
+if(NOT TARGET vdiv_torch_common)
+  find_package(CLI11 REQUIRED)
+  add_library(vdiv_torch_common INTERFACE)
+  target_include_directories(vdiv_torch_common INTERFACE ${CMAKE_CURRENT_LIST_DIR})
+  target_link_libraries(vdiv_torch_common INTERFACE vdiv::vdiv ${TORCH_LIBRARIES} CLI11::CLI11)
+  if(TARGET vdiv::io)
+    target_link_libraries(vdiv_torch_common INTERFACE vdiv::io)
+  endif()
+  add_library(vdiv_torch_pch STATIC ${CMAKE_CURRENT_LIST_DIR}/pch.cpp)
+  target_link_libraries(vdiv_torch_pch PUBLIC vdiv_torch_common)
+  target_precompile_headers(vdiv_torch_pch PRIVATE <torch/torch.h> <torch/script.h>)
+  set_target_properties(vdiv_torch_pch PROPERTIES POSITION_INDEPENDENT_CODE OFF)
+endif()
+
+# vdiv_torch_target(<target>): links the common setup and reuses the precompiled header.
+function(vdiv_torch_target target)
+  target_link_libraries(${target} PRIVATE vdiv_torch_common)
+  target_precompile_headers(${target} REUSE_FROM vdiv_torch_pch)
+endfunction()
