@@ -40,10 +40,13 @@ struct json_error_locator {
     failed = true;
     position = pos;
     message = ex.what();
-    // nlohmann's message starts "[json.exception.parse_error.101] parse error at line L, column
-    // C: ..."; keep the part after the location, we print our own.
-    if (const auto colon = message.find(": "); colon != std::string::npos) {
-      message = message.substr(colon + 2);
+    // nlohmann's message reads "[json.exception.parse_error.101] parse error at line L, column
+    // C: <problem>"; keep the problem, we print our own location.
+    if (!message.empty() && message[0] == '[') {
+      if (const auto end = message.find("] "); end != std::string::npos) message.erase(0, end + 2);
+    }
+    if (message.rfind("parse error", 0) == 0) {
+      if (const auto colon = message.find(": "); colon != std::string::npos) message.erase(0, colon + 2);
     }
     return false;
   }
