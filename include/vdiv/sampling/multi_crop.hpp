@@ -8,6 +8,9 @@
 /// replaced by `global_scale` (background views keep `background_scale`, instance views are
 /// placed around a box). `preset_scales = true` keeps the smaller_crop / larger_crop presets'
 /// own scales for the globals instead, since those configs are about the crop scale.
+/// Configs with IoU(v1, v2) = 0 keep their pair scales for the globals too (zero_overlap:
+/// (0.2, 1.0)): two disjoint views of >= 40% of a 4:3 image with ratio 3/4..4/3 almost never
+/// exist, so DINO's (0.4, 1.0) would make the global pair fall back nearly always.
 /// Local view j (view id 2 + j) is cut from the image of global g = j % 2. With
 /// `locals = local_constraint::follow_global` it obeys global g's box rule and the pair relation
 /// against the OTHER global (1 - g), by rejection over at most `max_local_attempts` attempts;
@@ -105,7 +108,8 @@ class multi_crop_sampler {
     const bool scale_config = p.config == view_config::smaller_crop ||
                               p.config == view_config::larger_crop ||
                               p.config == view_config::smaller_crop_zero_overlap;
-    if (!(options.preset_scales && scale_config)) {
+    const bool disjoint = globals_.constraints.between.relation == view_relation::disjoint;
+    if (!(options.preset_scales && scale_config) && !disjoint) {
       if (globals_.constraints.view1.rule == box_rule::none) globals_.view1.scale = options.global_scale;
       if (globals_.constraints.view2.rule == box_rule::none) globals_.view2.scale = options.global_scale;
     }

@@ -249,6 +249,31 @@ VDIV_HOST_DEVICE constexpr bool draw_view(const view_request& q, rng_key key, cr
   return false;
 }
 
+/// Largest area of a w x h rectangle with w <= sw, h <= sh and rmin <= w / h <= rmax.
+VDIV_HOST_DEVICE constexpr double max_fit_area(double sw, double sh, double rmin, double rmax) {
+  if (sw <= 0.0 || sh <= 0.0) return 0.0;
+  const double r = math::div(sw, sh);
+  if (r > rmax) return math::mul(math::mul(rmax, sh), sh);
+  if (r < rmin) return math::div(math::mul(sw, sw), rmin);
+  return math::mul(sw, sh);
+}
+
+/// Necessary condition for a view of `params` to be placed disjoint from `v1`: some strip beside
+/// v1 can hold a crop of the minimum area (with 1 px of rounding slack), or torchvision's
+/// centre-crop fallback misses v1. Skipping attempts that fail it changes no result, only time.
+VDIV_HOST_DEVICE constexpr bool room_for_disjoint(const crop& v1, const image_ref& img,
+                                                  const rrc_params& params) {
+  if (!overlaps(rrc_fallback(img.width, img.height, params.ratio), v1)) return true;
+  const double need = math::mul(math::mul(double(img.width), double(img.height)),
+                                double(params.scale.min));
+  const double rmin = double(params.ratio.min), rmax = double(params.ratio.max);
+  const double W = double(img.width) + 1.0, H = double(img.height) + 1.0;
+  const double left = double(v1.left) + 1.0, right = double(img.width - v1.left - v1.width) + 1.0;
+  const double top = double(v1.top) + 1.0, bottom = double(img.height - v1.top - v1.height) + 1.0;
+  return max_fit_area(left, H, rmin, rmax) >= need || max_fit_area(right, H, rmin, rmax) >= need ||
+         max_fit_area(W, top, rmin, rmax) >= need || max_fit_area(W, bottom, rmin, rmax) >= need;
+}
+
 /// The documented fallback pair (see file comment).
 VDIV_HOST_DEVICE constexpr std::array<crop, 2> fallback_pair(const pair_options& o,
                                                              const image_ref& first,
@@ -311,6 +336,9 @@ VDIV_HOST_DEVICE constexpr pair_sample sample_pair(const pair_options& o, const 
     crop v1{}, v2{};
     const detail::view_request q1{&first, &setup1, &o.view1, c.view1, feasible1, nullptr, {}};
     if (!detail::draw_view(q1, view_key(key, 0, std::uint16_t(a)), v1)) continue;
+    if (!o.two_images && c.between.relation == view_relation::disjoint &&
+        !detail::room_for_disjoint(v1, img2, o.view2))
+      continue;
     const detail::view_request q2{&img2, &setup2, &o.view2, c.view2, feasible2, &v1, c.between};
     if (!detail::draw_view(q2, view_key(key, 1, std::uint16_t(a)), v2)) continue;
     return {{v1, v2}, a + 1, false};

@@ -70,8 +70,12 @@ struct rrc_setup {
 
 VDIV_HOST_DEVICE constexpr rrc_setup make_rrc_setup(std::int32_t width, std::int32_t height,
                                                     const rrc_params& p) {
-  const double lr0 = math::log(double(p.ratio.min));
-  const double lr1 = math::log(double(p.ratio.max));
+  // The default ratio's logs are compile-time constants (same bits as computing them).
+  constexpr double default_lr0 = math::log(double(3.0f / 4.0f));
+  constexpr double default_lr1 = math::log(double(4.0f / 3.0f));
+  const bool default_ratio = p.ratio.min == 3.0f / 4.0f && p.ratio.max == 4.0f / 3.0f;
+  const double lr0 = default_ratio ? default_lr0 : math::log(double(p.ratio.min));
+  const double lr1 = default_ratio ? default_lr1 : math::log(double(p.ratio.max));
   return {double(width) * double(height), double(p.scale.min),
           math::sub(double(p.scale.max), double(p.scale.min)), lr0, math::sub(lr1, lr0)};
 }
