@@ -1,0 +1,381 @@
+#pragma once
+/// @file
+/// The EMD view-diversity estimator (paper, Appendix A.3): for every view configuration, sample
+/// pairs of views from a dataset, cut each view into patches, encode the patches, and score the
+/// pair by the EMD similarity S = <P, 1 - C> between the two views' patch features.
+///
+/// The pipeline is independent of the encoder's framework: an `encoder_fn` maps a batch of
+/// patches to features (the `vdiv score` tool plugs a TorchScript module in; tests a fixed
+/// hand-written one). Decoding, view sampling and patch cropping run on CPU threads and overlap
+/// with encoding of the previous chunk. Every pair is a pure function of (seed, pair index), so
+/// the score does not depend on the thread count, the chunk size or where a run was resumed.
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <future>
+#include <numeric>
+#include <optional>
+#include <set>
+#include <span>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "../core/box.hpp"
+#include "../core/error.hpp"
+#include "../core/random.hpp"
+#include "../io/image.hpp"
+#include "../ot/similarity.hpp"
+#include "../sampling/pair_sampler.hpp"
+#include "../sampling/patches.hpp"
+#include "../sampling/presets.hpp"
+#include "checkpoint.hpp"
+#include "report.hpp"
+#include "statistics.hpp"
+
+namespace vdiv::estimator {
+
+/// One image of the dataset to score: where it is and its instance boxes (may be empty).
+struct dataset_entry {
+  std::filesystem::path file;
+  std::int32_t width = 0, height = 0;
+  std::vector<box> boxes;
+};
+
+/// How each view is cut into patches (paper, A.3).
+enum class patch_strategy : std::uint8_t {
+  grid,      ///< 2x2 + 3x3 grid: 13 patches per view
+  sampling,  ///< 9 RandomResizedCrop patches per view (torchvision defaults)
+};
+
+inline patch_strategy parse_patch_strategy(const std::string& text) {
+  if (text == "grid") return patch_strategy::grid;
+  if (text == "sampling") return patch_strategy::sampling;
+  throw invalid_argument("unknown patch strategy '" + text + "': expected grid or sampling");
+}
+inline const char* to_string(patch_strategy s) {
+  return s == patch_strategy::grid ? "grid" : "sampling";
+}
+
+/// Patches per view for a strategy.
+inline std::int64_t patches_per_view(patch_strategy s) { return s == patch_strategy::grid ? 13 : 9; }
+
+/// Maps `count` images (count x 3 x size x size floats in [0, 1], CHW) to count x dim features.
+/// Returns the features; sets `dim`.
+using encoder_fn = std::function<std::vector<float>(std::span<const float> images,
+                                                    std::int64_t count, std::int32_t size,
+                                                    std::int64_t& dim)>;
+
+/// Called after every chunk: pairs done so far (of `total`, over all configs).
+using progress_fn = std::function<void(std::size_t done, std::size_t total)>;
+
+struct score_options {
+  std::vector<view_config> configs;                 ///< configs to score, in report order
+  dataset_kind dataset = dataset_kind::coco;        ///< which preset scales (coco / imagenet100)
+  patch_strategy strategy = patch_strategy::grid;
+  double fraction = 1.0;                 ///< fraction of the dataset's images to use, (0, 1]
+  std::optional<std::size_t> pairs;      ///< pairs per config; default one per selected image
+  std::uint64_t seed = 0;
+  std::int32_t view_size = 224;          ///< views are resized to this before patching (as in SSL)
+  std::int32_t patch_size = 84;          ///< each patch is resized to this for the encoder
+  unsigned threads = 2;                  ///< CPU threads for decoding and cropping
+  std::size_t chunk_pairs = 32;          ///< pairs per encoder batch
+  emd_options ot{};
+  int ot_threads = 1;
+};
+
+/// Images selected for a run: a keyed shuffle of the dataset, so any prefix of it is itself a
+/// uniform random subset (which is what makes the stability table free).
+inline std::vector<std::uint32_t> select_images(std::size_t dataset_size, double fraction,
+                                                std::uint64_t seed) {
+  VDIV_EXPECTS(dataset_size > 0, "the dataset has no images");
+  VDIV_EXPECTS(fraction > 0.0 && fraction <= 1.0,
+               "--fraction must lie in (0, 1], got " + std::to_string(fraction));
+  VDIV_EXPECTS(dataset_size < (std::size_t(1) << 32), "datasets are limited to 2^32 images");
+  std::vector<std::pair<std::uint64_t, std::uint32_t>> order(dataset_size);
+  for (std::uint32_t i = 0; i < dataset_size; ++i) {
+    const auto w = random_words({.seed = seed, .epoch = 0xffffffffu, .index = i, .stream = 0x5e1}, 0);
+    order[i] = {(std::uint64_t(w[0]) << 32) | w[1], i};
+  }
+  std::sort(order.begin(), order.end());
+  const auto keep = std::max<std::size_t>(
+      1, std::size_t(std::llround(fraction * double(dataset_size))));
+  std::vector<std::uint32_t> selected(keep);
+  for (std::size_t i = 0; i < keep; ++i) selected[i] = order[i].second;
+  return selected;
+}
+
+namespace detail {
+
+/// Converts an HWC uint8 RGB image to CHW floats in [0, 1] at `out`.
+inline void to_chw_unit(const io::image_u8& image, float* out) {
+  const std::size_t plane = std::size_t(image.width) * std::size_t(image.height);
+  for (std::size_t p = 0; p < plane; ++p) {
+    for (int c = 0; c < 3; ++c) {
+      out[std::size_t(c) * plane + p] = float(image.pixels[p * std::size_t(image.channels) +
+                                                           std::size_t(c)]) * (1.0f / 255.0f);
+    }
+  }
+}
+
+inline std::vector<crop> view_patches(patch_strategy strategy, std::int32_t view_size,
+                                      const rng_key& key) {
+  const crop whole{0, 0, view_size, view_size};
+  std::vector<crop> patches;
+  if (strategy == patch_strategy::grid) {
+    const auto grid = grid_patches(whole);
+    patches.assign(grid.begin(), grid.end());
+  } else {
+    const auto sampled = sampling_patches(whole, key);
+    patches.assign(sampled.begin(), sampled.end());
+  }
+  return patches;
+}
+
+/// The work of one chunk: patch pixels of the pairs that could be prepared, and which pairs.
+struct prepared_chunk {
+  std::vector<float> pixels;            ///< [pair][view][patch][3][size][size]
+  std::vector<std::uint32_t> indices;   ///< pair indices whose pixels are present, in order
+  std::vector<std::pair<std::uint32_t, std::string>> skipped;  ///< pair index, reason
+  std::set<std::uint32_t> bad_images;   ///< dataset indices that could not be read
+  double cpu_seconds = 0.0;
+};
+
+}  // namespace detail
+
+/// Scores every configured view config over the dataset. Resumes from `ckpt` (may be null) and
+/// records into it. Throws vdiv::invalid_argument for bad options; unreadable images are skipped
+/// and counted per config, never fatal.
+inline run_report score(const std::vector<dataset_entry>& data, const score_options& options,
+                        const encoder_fn& encoder, checkpoint* ckpt = nullptr,
+                        const progress_fn& progress = {}) {
+  using clock = std::chrono::steady_clock;
+  const auto run_start = clock::now();
+  VDIV_EXPECTS(!options.configs.empty(), "no view configs to score");
+  VDIV_EXPECTS(options.chunk_pairs > 0, "chunk_pairs must be positive");
+  VDIV_EXPECTS(options.patch_size > 0 && options.view_size > 0, "patch and view sizes must be positive");
+  const auto selected = select_images(data.size(), options.fraction, options.seed);
+  const std::size_t pairs = options.pairs.value_or(selected.size());
+  VDIV_EXPECTS(pairs > 0, "--pairs must be positive");
+  const std::int64_t patches = patches_per_view(options.strategy);
+  const std::int32_t size = options.patch_size;
+  const std::size_t floats_per_patch = 3 * std::size_t(size) * std::size_t(size);
+  const std::size_t floats_per_pair = 2 * std::size_t(patches) * floats_per_patch;
+
+  run_report report;
+  report.settings = {{"strategy", to_string(options.strategy)},
+                     {"dataset_preset", options.dataset == dataset_kind::coco ? "coco" : "imagenet100"},
+                     {"fraction", std::to_string(options.fraction)},
+                     {"seed", std::to_string(options.seed)},
+                     {"images", std::to_string(data.size())},
+                     {"images_selected", std::to_string(selected.size())},
+                     {"pairs_per_config", std::to_string(pairs)}};
+  std::set<std::uint32_t> bad_images;
+  const std::size_t total = pairs * options.configs.size();
+  std::size_t done_overall = 0;
+
+  for (const view_config config : options.configs) {
+    const preset p{options.dataset, config};
+    const std::string name(to_string(config));
+    if (config == view_config::lower_bound) {
+      VDIV_EXPECTS(selected.size() >= 2,
+                   "lower_bound pairs views of two different images: select at least 2 images");
+    }
+    const pair_sampler sampler(p);
+    const auto config_start = clock::now();
+    std::vector<double> scores(pairs, std::nan(""));
+    std::vector<char> have(pairs, 0);
+    std::size_t skipped = 0;
+
+    // Pairs already in the checkpoint are taken as they are.
+    std::vector<std::uint32_t> todo;
+    for (std::uint32_t i = 0; i < pairs; ++i) {
+      if (ckpt) {
+        const auto it = ckpt->done().find({name, i});
+        if (it != ckpt->done().end()) {
+          ++report.pairs_resumed;
+          if (it->second.skipped.empty()) {
+            scores[i] = it->second.similarity;
+            have[i] = 1;
+          } else {
+            ++skipped;
+          }
+          continue;
+        }
+      }
+      todo.push_back(i);
+    }
+    done_overall += pairs - todo.size();
+
+    auto prepare = [&](std::size_t begin, std::size_t end) {
+      detail::prepared_chunk chunk;
+      const auto start = clock::now();
+      const std::size_t count = end - begin;
+      std::vector<float> pixels(count * floats_per_pair);
+      std::vector<std::string> reasons(count);
+      std::vector<std::vector<std::uint32_t>> bad(count);
+      auto work = [&](std::size_t k) {
+        const std::uint32_t pair = todo[begin + k];
+        const sample_key key{.seed = options.seed,
+                             .epoch = std::uint32_t(pair / selected.size()),
+                             .index = std::uint32_t(pair % selected.size())};
+        const std::uint32_t first_image = selected[key.index];
+        const std::uint32_t second_image =
+            sampler.needs_second_image()
+                ? selected[lower_bound_partner(key, std::uint32_t(selected.size()))]
+                : first_image;
+        std::optional<io::image_u8> images[2];
+        const bool two_images = second_image != first_image;
+        for (int v = 0; v < (two_images ? 2 : 1); ++v) {
+          const std::uint32_t index = v == 0 ? first_image : second_image;
+          try {
+            images[v] = io::read_image(data[index].file);
+          } catch (const io_error& e) {
+            reasons[k] = e.what();
+            bad[k].push_back(index);
+            return;
+          }
+        }
+        const io::image_u8* view_images[2] = {&*images[0], two_images ? &*images[1] : &*images[0]};
+        // The decoded size is the truth; a sampler error (boxes outside it) skips the pair.
+        const image_boxes first{view_images[0]->width, view_images[0]->height,
+                                data[first_image].boxes};
+        const image_boxes second{view_images[1]->width, view_images[1]->height,
+                                 data[second_image].boxes};
+        pair_sample views;
+        try {
+          views = sampler.sample(first, second, key);
+        } catch (const vdiv::error& e) {
+          reasons[k] = std::string("cannot sample views: ") + e.what();
+          return;
+        }
+        float* out = pixels.data() + k * floats_per_pair;
+        for (int v = 0; v < 2; ++v) {
+          const auto view = io::crop_resize(*view_images[v], views.views[std::size_t(v)],
+                                            options.view_size, options.view_size);
+          const rng_key patch_key{.seed = options.seed, .epoch = key.epoch, .index = key.index,
+                                  .view = std::uint16_t(v), .stream = 1};
+          for (const crop& patch : detail::view_patches(options.strategy, options.view_size, patch_key)) {
+            detail::to_chw_unit(io::crop_resize(view, patch, size, size), out);
+            out += floats_per_patch;
+          }
+        }
+      };
+      const unsigned threads = std::max(1u, std::min<unsigned>(options.threads, unsigned(count)));
+      std::vector<std::thread> workers;
+      for (unsigned t = 0; t < threads; ++t) {
+        workers.emplace_back([&, t] {
+          for (std::size_t k = t; k < count; k += threads) work(k);
+        });
+      }
+      for (auto& w : workers) w.join();
+      // Compact: keep pixels of prepared pairs only, in pair order.
+      std::size_t kept = 0;
+      for (std::size_t k = 0; k < count; ++k) {
+        const std::uint32_t pair = todo[begin + k];
+        if (!reasons[k].empty()) {
+          chunk.skipped.emplace_back(pair, reasons[k]);
+          chunk.bad_images.insert(bad[k].begin(), bad[k].end());
+          continue;
+        }
+        if (kept != k) {
+          std::copy_n(pixels.begin() + std::ptrdiff_t(k * floats_per_pair), floats_per_pair,
+                      pixels.begin() + std::ptrdiff_t(kept * floats_per_pair));
+        }
+        chunk.indices.push_back(pair);
+        ++kept;
+      }
+      pixels.resize(kept * floats_per_pair);
+      chunk.pixels = std::move(pixels);
+      chunk.cpu_seconds = std::chrono::duration<double>(clock::now() - start).count();
+      return chunk;
+    };
+
+    // Double buffering: chunk k+1 is decoded and cropped while chunk k is encoded and scored.
+    std::future<detail::prepared_chunk> next;
+    auto launch = [&](std::size_t begin) {
+      const std::size_t end = std::min(todo.size(), begin + options.chunk_pairs);
+      next = std::async(std::launch::async, prepare, begin, end);
+    };
+    if (!todo.empty()) launch(0);
+    for (std::size_t begin = 0; begin < todo.size(); begin += options.chunk_pairs) {
+      detail::prepared_chunk chunk = next.get();
+      if (begin + options.chunk_pairs < todo.size()) launch(begin + options.chunk_pairs);
+      report.time.prepare += chunk.cpu_seconds;
+      for (const auto& [pair, reason] : chunk.skipped) {
+        ++skipped;
+        if (ckpt) ckpt->record(name, pair, {.skipped = reason});
+      }
+      bad_images.insert(chunk.bad_images.begin(), chunk.bad_images.end());
+      const std::size_t n = chunk.indices.size();
+      if (n > 0) {
+        auto t0 = clock::now();
+        std::int64_t dim = 0;
+        const std::vector<float> features =
+            encoder(chunk.pixels, std::int64_t(n) * 2 * patches, size, dim);
+        VDIV_EXPECTS(dim > 0 && features.size() == std::size_t(n) * 2 * std::size_t(patches) * std::size_t(dim),
+                     "encoder returned " + std::to_string(features.size()) +
+                         " floats, expected count x dim");
+        auto t1 = clock::now();
+        report.time.encode += std::chrono::duration<double>(t1 - t0).count();
+        // Features are [pair][view][patch][dim]: split views into x and y batches.
+        std::vector<float> x(std::size_t(n) * std::size_t(patches * dim));
+        std::vector<float> y(x.size());
+        const std::size_t view_floats = std::size_t(patches * dim);
+        for (std::size_t k = 0; k < n; ++k) {
+          std::copy_n(features.begin() + std::ptrdiff_t(2 * k * view_floats), view_floats,
+                      x.begin() + std::ptrdiff_t(k * view_floats));
+          std::copy_n(features.begin() + std::ptrdiff_t((2 * k + 1) * view_floats), view_floats,
+                      y.begin() + std::ptrdiff_t(k * view_floats));
+        }
+        const auto s = similarity(cpu{.threads = options.ot_threads},
+                                  feature_batch<float>{x.data(), std::int64_t(n), patches, dim},
+                                  feature_batch<float>{y.data(), std::int64_t(n), patches, dim},
+                                  options.ot);
+        report.time.ot += std::chrono::duration<double>(clock::now() - t1).count();
+        for (std::size_t k = 0; k < n; ++k) {
+          const std::uint32_t pair = chunk.indices[k];
+          scores[pair] = double(s[k]);
+          have[pair] = 1;
+          if (ckpt) ckpt->record(name, pair, {.similarity = double(s[k])});
+        }
+        report.pairs_scored += n;
+      }
+      if (ckpt) ckpt->flush();
+      done_overall += chunk.indices.size() + chunk.skipped.size();
+      if (progress) progress(done_overall, total);
+    }
+
+    config_report c;
+    c.config = name;
+    c.pairs_requested = pairs;
+    c.pairs_skipped = skipped;
+    c.seconds = std::chrono::duration<double>(clock::now() - config_start).count();
+    std::vector<double> valid;
+    for (std::size_t i = 0; i < pairs; ++i) {
+      if (have[i]) valid.push_back(scores[i]);
+    }
+    c.summary = summarize(valid);
+    // Table K: the same score on 100%, 10%, 1%, 0.1% of what this run used (pair prefixes).
+    for (double shrink : {1.0, 0.1, 0.01, 0.001}) {
+      const auto prefix = std::size_t(std::llround(double(pairs) * shrink));
+      if (prefix < 2) break;
+      std::vector<double> part;
+      for (std::size_t i = 0; i < prefix; ++i) {
+        if (have[i]) part.push_back(scores[i]);
+      }
+      c.stability.push_back({.fraction = options.fraction * shrink, .summary = summarize(part)});
+    }
+    report.configs.push_back(std::move(c));
+  }
+  report.images_skipped = bad_images.size();
+  report.time.total = std::chrono::duration<double>(clock::now() - run_start).count();
+  return report;
+}
+
+}  // namespace vdiv::estimator
