@@ -15,3 +15,4 @@
 #include "sampling/patches.hpp"
 #include "sampling/presets.hpp"
 #include "sampling/random_resized_crop.hpp"
+#include "ot/similarity.hpp"
