@@ -4,3 +4,4 @@
 
 #include "vdiv.hpp"
 #include "sampling/pair_sampler.cuh"
+#include "ot/cuda/similarity.cuh"
