@@ -88,7 +88,8 @@ inline std::uint32_t batches_per_epoch(std::uint32_t n, const loader_options& o)
 
 /// Builds the batches of one epoch on `workers` threads and hands them out in order.
 /// `make(epoch, batch_number, indices)` must be a pure function of its arguments (it is called
-/// concurrently from several threads). An exception in `make` is rethrown from next().
+/// concurrently from several threads). An exception in `make` is rethrown from the next() call
+/// that reaches that batch, in order; the caller may skip it and go on.
 template <class Batch>
 class batch_loader {
  public:
@@ -120,7 +121,7 @@ class batch_loader {
     next_claim_ = 0;
     stopping_ = false;
     ready_.clear();
-    error_ = nullptr;
+    errors_.clear();
     for (std::uint32_t w = 0; w < o_.workers; ++w) threads_.emplace_back([this] { work(); });
   }
 
@@ -128,8 +129,14 @@ class batch_loader {
   std::optional<Batch> next() {
     std::unique_lock lock(mutex_);
     if (next_out_ >= total_) return std::nullopt;
-    cv_.wait(lock, [&] { return error_ || ready_.count(next_out_) > 0; });
-    if (error_) std::rethrow_exception(error_);
+    cv_.wait(lock, [&] { return errors_.count(next_out_) > 0 || ready_.count(next_out_) > 0; });
+    if (auto it = errors_.find(next_out_); it != errors_.end()) {
+      auto e = it->second;
+      ++next_out_;  // the failed batch is consumed; next() goes on with the following one
+      lock.unlock();
+      cv_.notify_all();
+      std::rethrow_exception(e);
+    }
     auto node = ready_.extract(next_out_);
     ++next_out_;
     lock.unlock();
@@ -159,7 +166,7 @@ class batch_loader {
         ready_.emplace(b, std::move(batch));
       } catch (...) {
         std::lock_guard lock(mutex_);
-        if (!error_) error_ = std::current_exception();
+        errors_.emplace(b, std::current_exception());
       }
       cv_.notify_all();
     }
@@ -181,7 +188,7 @@ class batch_loader {
   std::uint32_t epoch_ = 0, total_ = 0, next_out_ = 0, next_claim_ = 0;
   std::vector<std::uint32_t> indices_;
   std::map<std::uint32_t, Batch> ready_;
-  std::exception_ptr error_;
+  std::map<std::uint32_t, std::exception_ptr> errors_;
   bool stopping_ = false;
   std::mutex mutex_;
   std::condition_variable cv_;
