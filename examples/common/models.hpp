@@ -373,7 +373,7 @@ inline ::torch::jit::Module script_vit(vit& net) {
   c << "    if gh != " << gr << " or gw != " << gr << ":\n";
   c << "        pp = pos[:, 1:, :].reshape(1, " << gr << ", " << gr << ", " << o.dim
     << ").permute(0, 3, 1, 2)\n";
-  c << "        pp = torch.ops.aten.upsample_bicubic2d(pp, [gh, gw], False, None, None)\n";
+  c << "        pp = torch.upsample_bicubic2d(pp, [gh, gw], False, None, None)\n";
   c << "        pp = pp.permute(0, 2, 3, 1).reshape(1, gh * gw, " << o.dim << ")\n";
   c << "        pos = torch.cat([pos[:, :1, :], pp], 1)\n";
   c << "    x = torch.cat([" << cls << ".expand(b, -1, -1), x], 1) + pos\n";

@@ -1,0 +1,91 @@
+// Checkpoint round trip of include/vdiv/torch/checkpoint.hpp with the MoCo-v2 model.
+#include <doctest/doctest.h>
+
+#include <filesystem>
+
+#include <vdiv/torch/checkpoint.hpp>
+
+#include "moco.hpp"
+#include "test_seed.hpp"
+
+namespace vt = vdiv::train;
+
+namespace {
+vt::moco_options tiny() {
+  vt::moco_options o;
+  o.backbone = {.depth = 18, .width = 8, .small_stem = true};
+  o.dim = 8;
+  o.queue = 12;
+  o.momentum = 0.9;
+  return o;
+}
+void step(vt::moco_model& m, torch::optim::SGD& opt, std::uint32_t i) {
+  torch::manual_seed(vdiv::test::seed() + i);
+  auto v1 = torch::randn({4, 3, 16, 16}), v2 = torch::randn({4, 3, 16, 16});
+  auto [loss, logits, k] = m.forward(v1, v2, vdiv::rng_key{.seed = vdiv::test::seed(), .index = i});
+  opt.zero_grad();
+  loss.backward();
+  opt.step();
+  m.queue.enqueue(k);
+}
+std::vector<torch::Tensor> state_of(vt::moco_model& m) {
+  std::vector<torch::Tensor> all;
+  for (auto* enc : {&m.query, &m.key}) {
+    for (auto& p : (*enc)->parameters()) all.push_back(p);
+    for (auto& b : (*enc)->buffers()) all.push_back(b);
+  }
+  all.push_back(m.queue.keys);
+  return all;
+}
+torch::Tensor momentum_of(torch::optim::SGD& opt, const torch::Tensor& p) {
+  auto& st = opt.state().at(c10::guts::to_string(p.unsafeGetTensorImpl()));
+  return static_cast<torch::optim::SGDParamState&>(*st).momentum_buffer();
+}
+}  // namespace
+
+TEST_CASE("MoCo checkpoint round trip is bit-identical, and training continues identically") {
+  const auto dir = std::filesystem::temp_directory_path() / ("vdiv_ckpt_" + std::to_string(vdiv::test::seed()));
+  std::filesystem::remove_all(dir);
+  torch::manual_seed(vdiv::test::seed());
+  vt::moco_model a(tiny());
+  torch::optim::SGD opt_a(a.query->parameters(), torch::optim::SGDOptions(0.1).momentum(0.9).weight_decay(1e-4));
+  step(a, opt_a, 0);
+  step(a, opt_a, 1);
+  torch::serialize::OutputArchive out;
+  a.save(out);
+  vt::write_optimizer(out, "optimizer", opt_a);
+  vt::write_int(out, "next_epoch", 7);
+  vt::save_atomic(out, dir / "checkpoint.pt");
+  CHECK(std::filesystem::exists(dir / "checkpoint.pt"));
+  CHECK_FALSE(std::filesystem::exists(dir / "checkpoint.pt.tmp"));
+
+  torch::manual_seed(vdiv::test::seed() + 99);  // different initial weights
+  vt::moco_model b(tiny());
+  torch::optim::SGD opt_b(b.query->parameters(), torch::optim::SGDOptions(0.1).momentum(0.9).weight_decay(1e-4));
+  auto in = vt::load_archive(dir / "checkpoint.pt");
+  b.load(in);
+  vt::read_optimizer(in, "optimizer", opt_b);
+  CHECK(vt::read_int(in, "next_epoch") == 7);
+  CHECK_THROWS_AS(vt::read_int(in, "missing_key"), vdiv::io_error);
+
+  const auto sa = state_of(a), sb = state_of(b);
+  REQUIRE(sa.size() == sb.size());
+  for (std::size_t i = 0; i < sa.size(); ++i) CHECK(torch::equal(sa[i], sb[i]));
+  CHECK(a.queue.ptr == b.queue.ptr);
+  const auto pa = a.query->parameters(), pb = b.query->parameters();
+  for (std::size_t i = 0; i < pa.size(); ++i) CHECK(torch::equal(momentum_of(opt_a, pa[i]), momentum_of(opt_b, pb[i])));
+
+  step(a, opt_a, 2);
+  step(b, opt_b, 2);
+  const auto ta = state_of(a), tb = state_of(b);
+  for (std::size_t i = 0; i < ta.size(); ++i) CHECK(torch::equal(ta[i], tb[i]));
+
+  // Another architecture is refused with a clear error.
+  auto other = tiny();
+  other.backbone.width = 16;
+  vt::moco_model c(other);
+  auto in2 = vt::load_archive(dir / "checkpoint.pt");
+  CHECK_THROWS_AS(c.load(in2), vdiv::io_error);
+  CHECK_THROWS_AS(vt::load_archive(dir / "nope.pt"), vdiv::io_error);
+  std::filesystem::remove_all(dir);
+}
