@@ -15,4 +15,5 @@
 #include "sampling/patches.hpp"
 #include "sampling/presets.hpp"
 #include "sampling/random_resized_crop.hpp"
+#include "sampling/box_text.hpp"
 #include "ot/similarity.hpp"
