@@ -108,6 +108,8 @@ TEST_CASE("COCO: malformed JSON reports file, byte, line, column and problem") {
   CHECK(contains(truncated, "malformed JSON"));
   CHECK(contains(truncated, "line"));
   CHECK(contains(error_of(""), "malformed JSON"));
+  const auto trailing = error_of("{\"images\": []}\n]");
+  CHECK(contains(trailing, "malformed JSON at byte 15 (line 2, column 1)"));
   // JSON has no NaN or infinity; a number too large for a double is a malformed file too.
   const auto overflow = error_of(R"({"images": [], "annotations": [{"image_id": 1, "bbox": [1e400, 0, 1, 1]}]})");
   CHECK(contains(overflow, "at byte"));

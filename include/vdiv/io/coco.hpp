@@ -2,8 +2,11 @@
 /// @file
 /// COCO instances datasets: an image folder plus an instances JSON (boxes as [x, y, w, h]).
 ///
-/// Parsed with simdjson's validating DOM parser: the 450 MB train2017 file loads in a few
-/// seconds (figures in bench/io/README.md). Bad input follows one rule: a file that is not the
+/// Parsed with simdjson's On Demand parser from a memory-mapped file: the 450 MB train2017 file
+/// loads in seconds (figures in bench/io/README.md). What vdiv reads (images, annotations'
+/// image_id / category_id / bbox / iscrowd, categories) is fully validated; values it skips
+/// (segmentation, info, licenses, ...) are only checked for valid UTF-8, string syntax and
+/// balanced brackets (a typo such as `tru` inside a segmentation polygon goes unnoticed). Bad input follows one rule: a file that is not the
 /// COCO format (malformed JSON, missing or mistyped required fields, duplicate image ids) is an
 /// io_error naming the file and the place; individual bad annotations are dropped or clipped
 /// and counted in coco_dataset::report, never silently.
@@ -11,8 +14,8 @@
 /// Needs the `vdiv::io` CMake target.
 
 #include <cmath>
-#include <cstdio>
 #include <cstdint>
+#include <cstdio>
 #include <filesystem>
 #include <ostream>
 #include <string>
@@ -87,121 +90,243 @@ struct coco_dataset {
 
 namespace detail {
 
-inline coco_dataset parse_coco_document(simdjson::dom::element root, const std::string& name,
+namespace od = simdjson::ondemand;
+
+// One annotation as read, resolved against images and categories once the whole file is read
+// (COCO files list categories after annotations).
+struct raw_annotation {
+  std::int64_t image_id = 0, category_id = 0;
+  double v[4] = {};
+  bool crowd = false;
+};
+
+struct coco_reader {
+  std::string_view text;  // the whole document, for locating syntax errors
+  const std::string& name;
+
+  // A simdjson error while reading `where.field`: a syntax error anywhere wins (located with
+  // byte/line/column); else it is a type error at that path.
+  [[noreturn]] void fail(simdjson::error_code code, const vdiv::detail::json_where& where,
+                         std::string_view field, const char* expected) const {
+    // Error path only: a full nlohmann pass tells a syntax error (e.g. NaN, which simdjson
+    // reports as a wrong type) from a genuine type error.
+    vdiv::detail::json_error_locator locator;
+    nlohmann::json::sax_parse(text.begin(), text.end(), &locator);
+    if (locator.failed) vdiv::detail::throw_json_syntax(text, name, code);
+    vdiv::detail::throw_schema(where, field,
+                               std::string("expected ") + expected + " (" +
+                                   simdjson::error_message(code) + ")");
+  }
+  void check(simdjson::error_code code, const vdiv::detail::json_where& where,
+             std::string_view field, const char* expected) const {
+    if (code != simdjson::SUCCESS) fail(code, where, field, expected);
+  }
+
+  std::int64_t integer(od::value v, const vdiv::detail::json_where& w, std::string_view field) const {
+    od::number n;
+    check(v.get_number().get(n), w, field, "an integer");
+    if (n.is_int64()) return n.get_int64();
+    if (n.is_uint64()) {
+      if (n.get_uint64() <= std::uint64_t(INT64_MAX)) return std::int64_t(n.get_uint64());
+    } else {
+      // COCO writers sometimes emit integral floats ("width": 640.0).
+      const double d = n.get_double();
+      if (std::isfinite(d) && d == std::floor(d) && std::fabs(d) < 9e15) return std::int64_t(d);
+    }
+    vdiv::detail::throw_schema(w, field, "expected an integer");
+  }
+  double number(od::value v, const vdiv::detail::json_where& w, std::string_view field) const {
+    double d = 0;
+    check(v.get_double().get(d), w, field, "a number");
+    return d;
+  }
+  std::string_view string(od::value v, const vdiv::detail::json_where& w, std::string_view field) const {
+    std::string_view s;
+    check(v.get_string().get(s), w, field, "a string");
+    return s;
+  }
+  od::object object(od::value v, const vdiv::detail::json_where& w) const {
+    od::object o;
+    check(v.get_object().get(o), w, {}, "an object");
+    return o;
+  }
+  od::array array(od::value v, const vdiv::detail::json_where& w, std::string_view field) const {
+    od::array a;
+    check(v.get_array().get(a), w, field, "an array");
+    return a;
+  }
+  // Iterates the fields of `o`, calling f(key, value) for each.
+  template <class F>
+  void fields(od::object o, const vdiv::detail::json_where& w, F&& f) const {
+    for (auto field : o) {
+      std::string_view key;
+      check(field.unescaped_key().get(key), w, {}, "a field name");
+      od::value value;
+      check(field.value().get(value), w, key, "a value");
+      f(key, value);
+    }
+  }
+  // Iterates the elements of `a`, calling f(index, value) for each.
+  template <class F>
+  void elements(od::array a, const vdiv::detail::json_where& w, std::string_view field, F&& f) const {
+    std::size_t i = 0;
+    for (auto element : a) {
+      od::value value;
+      check(element.get(value), w, field, "an array element");
+      f(i++, value);
+    }
+  }
+};
+
+inline coco_dataset parse_coco_document(const char* data, std::size_t size, std::size_t capacity,
+                                        const std::string& name,
                                         const std::filesystem::path& image_dir,
                                         const coco_options& options) {
   using vdiv::detail::json_where;
-  namespace vd = vdiv::detail;
+  coco_reader rd{std::string_view(data, size), name};
   coco_dataset out;
   out.image_dir = image_dir;
   const json_where top{&name, "<root>"};
-  const simdjson::dom::object doc = vd::json_object(root, top, {});
 
-  // categories (optional: image-info files have none)
+  od::parser parser;
+  od::document doc;
+  rd.check(parser.iterate(data, size, capacity).get(doc), top, {}, "a JSON document");
+  od::object root;
+  rd.check(doc.get_object().get(root), top, {}, "an object");
+
+  std::vector<raw_annotation> annotations;
+  bool have_images = false;
+  rd.fields(root, top, [&](std::string_view key, od::value value) {
+    if (key == "images") {
+      have_images = true;
+      const json_where section{&name, "images"};
+      rd.elements(rd.array(value, section, {}), section, {}, [&](std::size_t i, od::value e) {
+        const json_where w{&name, "images", i};
+        coco_image im;
+        bool id = false, file = false, width = false, height = false;
+        std::int64_t wv = 0, hv = 0;
+        rd.fields(rd.object(e, w), w, [&](std::string_view k, od::value v) {
+          if (k == "id") im.id = rd.integer(v, w, k), id = true;
+          else if (k == "file_name") im.file_name = rd.string(v, w, k), file = true;
+          else if (k == "width") wv = rd.integer(v, w, k), width = true;
+          else if (k == "height") hv = rd.integer(v, w, k), height = true;
+        });
+        if (!id) vdiv::detail::throw_schema(w, {}, "missing field \"id\"");
+        if (!file) vdiv::detail::throw_schema(w, {}, "missing field \"file_name\"");
+        if (!width) vdiv::detail::throw_schema(w, {}, "missing field \"width\"");
+        if (!height) vdiv::detail::throw_schema(w, {}, "missing field \"height\"");
+        if (wv <= 0 || hv <= 0 || wv > (1 << 20) || hv > (1 << 20)) {
+          vdiv::detail::throw_schema(w, "width", "image size " + std::to_string(wv) + "x" +
+                                                     std::to_string(hv) + " is not a plausible size");
+        }
+        im.width = static_cast<std::int32_t>(wv);
+        im.height = static_cast<std::int32_t>(hv);
+        out.images.push_back(std::move(im));
+      });
+    } else if (key == "annotations") {
+      const json_where section{&name, "annotations"};
+      rd.elements(rd.array(value, section, {}), section, {}, [&](std::size_t i, od::value e) {
+        const json_where w{&name, "annotations", i};
+        raw_annotation a;
+        bool image = false, bbox = false;
+        rd.fields(rd.object(e, w), w, [&](std::string_view k, od::value v) {
+          if (k == "image_id") {
+            a.image_id = rd.integer(v, w, k), image = true;
+          } else if (k == "category_id") {
+            a.category_id = rd.integer(v, w, k);
+          } else if (k == "iscrowd") {
+            a.crowd = rd.integer(v, w, k) != 0;
+          } else if (k == "bbox") {
+            bbox = true;
+            std::size_t n = 0;
+            rd.elements(rd.array(v, w, k), w, k, [&](std::size_t j, od::value x) {
+              const double d = rd.number(x, w, k);
+              if (j < 4) a.v[j] = d;
+              n = j + 1;
+            });
+            if (n != 4) vdiv::detail::throw_schema(w, k, "expected 4 numbers [x, y, width, height]");
+          }
+        });
+        if (!image) vdiv::detail::throw_schema(w, {}, "missing field \"image_id\"");
+        if (!bbox) vdiv::detail::throw_schema(w, {}, "missing field \"bbox\"");
+        annotations.push_back(a);
+      });
+    } else if (key == "categories") {
+      const json_where section{&name, "categories"};
+      rd.elements(rd.array(value, section, {}), section, {}, [&](std::size_t i, od::value e) {
+        const json_where w{&name, "categories", i};
+        std::int64_t id = 0;
+        bool have_id = false;
+        std::string cname;
+        rd.fields(rd.object(e, w), w, [&](std::string_view k, od::value v) {
+          if (k == "id") id = rd.integer(v, w, k), have_id = true;
+          else if (k == "name") cname = rd.string(v, w, k);
+        });
+        if (!have_id) vdiv::detail::throw_schema(w, {}, "missing field \"id\"");
+        out.categories.emplace_back(static_cast<std::int32_t>(id), std::move(cname));
+      });
+    }
+    // Other fields (info, licenses, ...) are skipped unread.
+  });
+  // Anything after the root object is a syntax error (simdjson's On Demand stops at its end).
+  const char* tail = nullptr;
+  if (doc.current_location().get(tail) == simdjson::SUCCESS) {
+    vdiv::detail::throw_json_syntax(rd.text, name, simdjson::TRAILING_CONTENT);
+  }
+  if (!have_images) vdiv::detail::throw_schema(top, {}, "missing field \"images\"");
+
   std::unordered_map<std::int64_t, std::size_t> category_index;
-  simdjson::dom::element categories;
-  if (doc.at_key("categories").get(categories) == simdjson::SUCCESS) {
-    std::size_t i = 0;
-    for (simdjson::dom::element c : vd::json_array(categories, {&name, "categories"}, {})) {
-      const json_where w{&name, "categories", i++};
-      const auto o = vd::json_object(c, w, {});
-      const auto id = vd::json_int(vd::json_field(o, "id", w), w, "id");
-      std::string cname;
-      simdjson::dom::element n;
-      if (o.at_key("name").get(n) == simdjson::SUCCESS) cname = vd::json_string(n, w, "name");
-      if (!category_index.emplace(id, out.categories.size()).second) {
-        vd::throw_schema(w, "id", "duplicate category id " + std::to_string(id));
-      }
-      out.categories.emplace_back(static_cast<std::int32_t>(id), std::move(cname));
+  for (std::size_t c = 0; c < out.categories.size(); ++c) {
+    if (!category_index.emplace(out.categories[c].first, c).second) {
+      vdiv::detail::throw_schema({&name, "categories", c}, "id",
+                                 "duplicate category id " + std::to_string(out.categories[c].first));
     }
   }
-
-  // images (required)
   std::unordered_map<std::int64_t, std::size_t> image_index;
-  {
-    const auto images = vd::json_array(vd::json_field(doc, "images", top), {&name, "images"}, {});
-    out.images.reserve(images.size());
-    image_index.reserve(images.size());
-    std::size_t i = 0;
-    for (simdjson::dom::element e : images) {
-      const json_where w{&name, "images", i++};
-      const auto o = vd::json_object(e, w, {});
-      coco_image im;
-      im.id = vd::json_int(vd::json_field(o, "id", w), w, "id");
-      im.file_name = vd::json_string(vd::json_field(o, "file_name", w), w, "file_name");
-      const auto width = vd::json_int(vd::json_field(o, "width", w), w, "width");
-      const auto height = vd::json_int(vd::json_field(o, "height", w), w, "height");
-      if (width <= 0 || height <= 0 || width > (1 << 20) || height > (1 << 20)) {
-        vd::throw_schema(w, "width", "image size " + std::to_string(width) + "x" +
-                                         std::to_string(height) + " is not a plausible size");
-      }
-      im.width = static_cast<std::int32_t>(width);
-      im.height = static_cast<std::int32_t>(height);
-      if (!image_index.emplace(im.id, out.images.size()).second) {
-        vd::throw_schema(w, "id", "duplicate image id " + std::to_string(im.id));
-      }
-      out.images.push_back(std::move(im));
+  image_index.reserve(out.images.size());
+  for (std::size_t i = 0; i < out.images.size(); ++i) {
+    if (!image_index.emplace(out.images[i].id, i).second) {
+      vdiv::detail::throw_schema({&name, "images", i}, "id",
+                                 "duplicate image id " + std::to_string(out.images[i].id));
     }
   }
 
-  // annotations (optional)
-  simdjson::dom::element annotations;
-  if (doc.at_key("annotations").get(annotations) == simdjson::SUCCESS) {
-    auto& r = out.report;
-    std::size_t i = 0;
-    for (simdjson::dom::element e : vd::json_array(annotations, {&name, "annotations"}, {})) {
-      const json_where w{&name, "annotations", i++};
-      const auto o = vd::json_object(e, w, {});
-      ++r.annotations;
-      const auto image_id = vd::json_int(vd::json_field(o, "image_id", w), w, "image_id");
-      const auto bbox = vd::json_array(vd::json_field(o, "bbox", w), w, "bbox");
-      if (bbox.size() != 4) vd::throw_schema(w, "bbox", "expected 4 numbers [x, y, width, height]");
-      double v[4];
-      std::size_t k = 0;
-      for (simdjson::dom::element x : bbox) v[k++] = vd::json_number(x, w, "bbox");
-      std::int64_t category = 0;
-      simdjson::dom::element c;
-      if (o.at_key("category_id").get(c) == simdjson::SUCCESS) {
-        category = vd::json_int(c, w, "category_id");
-      }
-      bool crowd = false;
-      simdjson::dom::element cr;
-      if (o.at_key("iscrowd").get(cr) == simdjson::SUCCESS) crowd = vd::json_int(cr, w, "iscrowd") != 0;
-
-      const auto it = image_index.find(image_id);
-      if (it == image_index.end()) {
-        ++r.dropped_unknown_image;
-        continue;
-      }
-      if (!category_index.empty() && category_index.find(category) == category_index.end()) {
-        ++r.dropped_unknown_category;
-        continue;
-      }
-      if (!(std::isfinite(v[0]) && std::isfinite(v[1]) && std::isfinite(v[2]) &&
-            std::isfinite(v[3])) ||
-          !(v[2] > 0.0) || !(v[3] > 0.0)) {
-        ++r.dropped_invalid;
-        continue;
-      }
-      if (crowd && !options.include_crowd) {
-        ++r.dropped_crowd;
-        continue;
-      }
-      coco_image& im = out.images[it->second];
-      const box raw{static_cast<float>(v[0]), static_cast<float>(v[1]),
-                    static_cast<float>(v[0] + v[2]), static_cast<float>(v[1] + v[3])};
-      const box b = clip(raw, static_cast<float>(im.width), static_cast<float>(im.height));
-      if (!(b.width() > options.min_box_size) || !(b.height() > options.min_box_size)) {
-        ++r.dropped_empty;
-        continue;
-      }
-      if (!(b == raw)) ++r.clipped;
-      ++r.kept;
-      im.boxes.push_back(b);
-      im.category_ids.push_back(static_cast<std::int32_t>(category));
+  auto& r = out.report;
+  r.annotations = annotations.size();
+  for (const raw_annotation& a : annotations) {
+    const auto it = image_index.find(a.image_id);
+    if (it == image_index.end()) {
+      ++r.dropped_unknown_image;
+      continue;
     }
+    if (!category_index.empty() && category_index.find(a.category_id) == category_index.end()) {
+      ++r.dropped_unknown_category;
+      continue;
+    }
+    const double* v = a.v;
+    if (!(std::isfinite(v[0]) && std::isfinite(v[1]) && std::isfinite(v[2]) && std::isfinite(v[3])) ||
+        !(v[2] > 0.0) || !(v[3] > 0.0)) {
+      ++r.dropped_invalid;
+      continue;
+    }
+    if (a.crowd && !options.include_crowd) {
+      ++r.dropped_crowd;
+      continue;
+    }
+    coco_image& im = out.images[it->second];
+    const box raw{static_cast<float>(v[0]), static_cast<float>(v[1]),
+                  static_cast<float>(v[0] + v[2]), static_cast<float>(v[1] + v[3])};
+    const box b = clip(raw, static_cast<float>(im.width), static_cast<float>(im.height));
+    if (!(b.width() > options.min_box_size) || !(b.height() > options.min_box_size)) {
+      ++r.dropped_empty;
+      continue;
+    }
+    if (!(b == raw)) ++r.clipped;
+    ++r.kept;
+    im.boxes.push_back(b);
+    im.category_ids.push_back(static_cast<std::int32_t>(a.category_id));
   }
-  for (const auto& im : out.images) out.report.images_without_boxes += im.boxes.empty() ? 1 : 0;
+  for (const auto& im : out.images) r.images_without_boxes += im.boxes.empty() ? 1 : 0;
   return out;
 }
 
@@ -214,23 +339,20 @@ inline coco_dataset parse_coco(std::string_view json, const std::string& name,
                                const std::filesystem::path& image_dir,
                                const coco_options& options = {}) {
   const simdjson::padded_string text(json);
-  simdjson::dom::parser parser;
-  return detail::parse_coco_document(vdiv::detail::parse_json(parser, text, name), name, image_dir,
-                                     options);
+  return detail::parse_coco_document(text.data(), text.size(), text.size() + simdjson::SIMDJSON_PADDING,
+                                     name, image_dir, options);
 }
 
 /// Loads a COCO instances file (e.g. annotations/instances_train2017.json) whose images lie in
-/// `image_dir`. Image files are not opened here.
+/// `image_dir`. Image files are not opened here. The file is memory-mapped, not copied.
 /// @throws vdiv::io_error naming the file: missing, malformed JSON (byte offset, line,
 ///         column), or not COCO-shaped (JSON path and problem).
 inline coco_dataset load_coco(const std::filesystem::path& instances_json,
                               const std::filesystem::path& image_dir,
                               const coco_options& options = {}) {
-  const auto text = vdiv::detail::load_json_text(instances_json);
-  const std::string name = instances_json.string();
-  simdjson::dom::parser parser;
-  return detail::parse_coco_document(vdiv::detail::parse_json(parser, text, name), name, image_dir,
-                                     options);
+  const vdiv::detail::json_file file(instances_json);
+  return detail::parse_coco_document(file.data(), file.size(), file.capacity(),
+                                     instances_json.string(), image_dir, options);
 }
 
 /// Serialises a dataset as COCO instances JSON (images, annotations with ids from 1, categories)

@@ -1,9 +1,16 @@
 #pragma once
-// JSON parsing for vdiv::io: simdjson's DOM parser (fully validating, measured fastest among
-// the validating choices, see bench/io/README.md), with nlohmann::json's SAX parser used only on
-// the error path to locate a syntax error (simdjson reports what, not where).
+// JSON parsing for vdiv::io: simdjson (On Demand for COCO files, DOM for small files; chosen by
+// measurement, see bench/io/README.md), with nlohmann::json's SAX parser used only on the error
+// path to locate a syntax error (simdjson reports what, not where).
 
+#include <fcntl.h>
 #include <simdjson.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 
 #include <cmath>
 #include <cstdint>
@@ -78,6 +85,59 @@ inline simdjson::dom::element parse_json(simdjson::dom::parser& parser,
   if (code != simdjson::SUCCESS) throw_json_syntax(std::string_view(json.data(), json.size()), name, code);
   return root;
 }
+
+/// A JSON file's bytes for simdjson: memory-mapped read-only when the mapping's last page has
+/// the SIMDJSON_PADDING slack simdjson needs (almost always), else copied into a padded_string.
+/// Mapping avoids allocating and first-touching a 450 MB buffer (seconds on some VMs).
+/// Do not truncate the file while it is being parsed.
+class json_file {
+ public:
+  explicit json_file(const std::filesystem::path& file) {
+    std::error_code ec;
+    if (!std::filesystem::exists(file, ec)) throw_io(file, "no such file (check the path)");
+    if (std::filesystem::is_directory(file, ec)) throw_io(file, "is a directory, expected a JSON file");
+    const int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) throw_io(file, std::string("cannot open: ") + std::strerror(errno));
+    struct stat st {};
+    if (::fstat(fd, &st) != 0) {
+      ::close(fd);
+      throw_io(file, "cannot stat");
+    }
+    size_ = static_cast<std::size_t>(st.st_size);
+    const auto page = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
+    const std::size_t mapped = (size_ + page - 1) / page * page;
+    if (size_ > 0 && mapped - size_ >= simdjson::SIMDJSON_PADDING) {
+      void* p = ::mmap(nullptr, mapped, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
+      if (p != MAP_FAILED) {
+        map_ = p;
+        mapped_ = mapped;
+      }
+    }
+    ::close(fd);
+    if (map_ == nullptr) {
+      if (simdjson::padded_string::load(file.string()).get(copy_) != simdjson::SUCCESS) {
+        throw_io(file, "cannot read");
+      }
+      size_ = copy_.size();
+    }
+  }
+  ~json_file() {
+    if (map_ != nullptr) ::munmap(map_, mapped_);
+  }
+  json_file(const json_file&) = delete;
+  json_file& operator=(const json_file&) = delete;
+
+  const char* data() const { return map_ ? static_cast<const char*>(map_) : copy_.data(); }
+  std::size_t size() const { return size_; }
+  /// Readable bytes from data() (>= size() + SIMDJSON_PADDING).
+  std::size_t capacity() const { return map_ ? mapped_ : size_ + simdjson::SIMDJSON_PADDING; }
+  std::string_view text() const { return {data(), size_}; }
+
+ private:
+  void* map_ = nullptr;
+  std::size_t mapped_ = 0, size_ = 0;
+  simdjson::padded_string copy_;
+};
 
 /// Loads a file into simdjson's padded buffer; io_error naming the file when it is missing.
 inline simdjson::padded_string load_json_text(const std::filesystem::path& file) {
