@@ -1,0 +1,132 @@
+// Crops/s and pairs/s of the view samplers, one core, with acceptance and fallback rates.
+//   build-sampling/bench/sampling/bench_sampling --benchmark_min_time=1
+// Images: 4096 COCO-like box sets (640x480, Poisson(7) boxes with COCO's size classes), see
+// tests/sampling/random_images.hpp.
+#include <benchmark/benchmark.h>
+
+#include <random>
+#include <string>
+#include <vdiv/sampling/multi_crop.hpp>
+#include <vdiv/sampling/pair_sampler.hpp>
+#include <vdiv/sampling/patches.hpp>
+#include <vdiv/sampling/random_resized_crop.hpp>
+#include <vector>
+
+#include "random_images.hpp"
+
+namespace {
+
+struct image_set {
+  std::vector<vdiv::test::random_image> images;
+  std::vector<vdiv::image_boxes> inputs;
+  std::vector<vdiv::image_ref> refs;
+  image_set() {
+    std::mt19937_64 rng(20251125);
+    for (int i = 0; i < 4096; ++i) images.push_back(vdiv::test::make_coco_like_image(rng));
+    for (const auto& img : images) inputs.push_back({img.width, img.height, img.boxes});
+    for (const auto& in : inputs) refs.push_back(vdiv::to_ref(in));
+  }
+};
+const image_set& coco_like() {
+  static const image_set set;
+  return set;
+}
+
+// torchvision RandomResizedCrop.get_params equivalent: one crop of a 640x480 image.
+void BM_random_resized_crop(benchmark::State& state) {
+  const vdiv::rrc_params params{{float(state.range(0)) / 100.0f, 1.0f}, {}};
+  std::uint32_t i = 0;
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(vdiv::random_resized_crop(640, 480, params, {1, 0, i++, 0, 0}));
+  }
+  state.SetItemsProcessed(state.iterations());
+  state.SetLabel("scale (" + std::to_string(state.range(0)) + "%, 100%)");
+}
+BENCHMARK(BM_random_resized_crop)->Arg(8)->Arg(20);
+
+// One pair of a preset per iteration through the device-safe core (what a data loader or the
+// CUDA kernel runs), cycling through the COCO-like images.
+void pair_bench(benchmark::State& state, const vdiv::pair_options& options) {
+  const auto& set = coco_like();
+  vdiv::sampling_stats stats;
+  std::uint32_t i = 0;
+  const auto n = std::uint32_t(set.refs.size());
+  for (auto _ : state) {
+    const std::uint32_t k = i % n;
+    const vdiv::sample_key key{7, 0, i++};
+    const vdiv::image_ref& first = set.refs[k];
+    const vdiv::image_ref& second = options.two_images ? set.refs[(k + 1) % n] : first;
+    const vdiv::pair_sample s = vdiv::sample_pair(options, first, second, key);
+    stats.add(s);
+    benchmark::DoNotOptimize(s);
+  }
+  state.SetItemsProcessed(state.iterations());
+  state.counters["acceptance"] = stats.acceptance_rate();
+  state.counters["fallback_rate"] = stats.fallback_rate();
+  state.counters["mean_attempts"] = stats.mean_attempts();
+}
+
+// The public, validating entry point (checks every box of every image each call).
+void BM_pair_sampler_validated(benchmark::State& state) {
+  const auto& set = coco_like();
+  const vdiv::pair_sampler sampler({vdiv::dataset_kind::coco, vdiv::view_config::baseline});
+  std::uint32_t i = 0;
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(sampler.sample(set.inputs[i % set.inputs.size()], {7, 0, i}));
+    ++i;
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_pair_sampler_validated);
+
+void BM_multi_crop(benchmark::State& state) {
+  const auto& set = coco_like();
+  const vdiv::multi_crop_sampler sampler(
+      {vdiv::dataset_kind::coco, vdiv::view_config(state.range(0))},
+      {.local_crops = 6, .locals = state.range(1) ? vdiv::local_constraint::follow_global
+                                                  : vdiv::local_constraint::none});
+  std::uint32_t i = 0;
+  std::uint64_t fallbacks = 0;
+  for (auto _ : state) {
+    const auto s = sampler.sample(set.inputs[i % set.inputs.size()], {7, 0, i});
+    fallbacks += s.fell_back;
+    ++i;
+    benchmark::DoNotOptimize(s);
+  }
+  state.SetItemsProcessed(state.iterations());
+  state.counters["fallback_rate"] = double(fallbacks) / double(state.iterations());
+  state.SetLabel(std::string(vdiv::to_string(vdiv::view_config(state.range(0)))) +
+                 (state.range(1) ? " locals follow_global" : ""));
+}
+BENCHMARK(BM_multi_crop)->Args({0, 0})->Args({1, 0})->Args({1, 1})->Args({3, 1});
+
+void BM_grid_and_sampling_patches(benchmark::State& state) {
+  std::uint32_t i = 0;
+  for (auto _ : state) {
+    const vdiv::crop v{10, 20, 300 + int(i % 7), 250};
+    benchmark::DoNotOptimize(vdiv::grid_patches(v));
+    benchmark::DoNotOptimize(vdiv::sampling_patches(v, {1, 0, i++, 0, 0}));
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_grid_and_sampling_patches);
+
+const int registered = [] {
+  for (auto d : {vdiv::dataset_kind::coco, vdiv::dataset_kind::imagenet100}) {
+    for (auto c : vdiv::all_view_configs()) {
+      const vdiv::preset p{d, c};
+      benchmark::RegisterBenchmark(("BM_pair/" + vdiv::to_string(p)).c_str(), pair_bench,
+                                   vdiv::make_pair_options(p));
+    }
+  }
+  for (auto c : {vdiv::view_config::instance_vs_background, vdiv::view_config::only_background}) {
+    const vdiv::preset p{vdiv::dataset_kind::coco, c};
+    benchmark::RegisterBenchmark(("BM_pair/" + vdiv::to_string(p) + "+coverage").c_str(), pair_bench,
+                                 vdiv::use_coverage_background(vdiv::make_pair_options(p)));
+  }
+  return 0;
+}();
+
+}  // namespace
+
+BENCHMARK_MAIN();
