@@ -1,0 +1,242 @@
+// vdiv-dino: DINO pre-training (Caron et al. 2021) in LibTorch, multi-crop views from a vdiv
+// multi_crop_sampler (2 global views obeying the chosen configuration + K local crops).
+//
+//   vdiv-dino --data scenes/ --views coco:baseline --out runs/dino --arch vit_tiny \
+//             --size 64 --local-size 32 --local-crops 4 --out-dim 4096 --batch 32 --epochs 10
+//
+// Student: ViT + DINO head; teacher: EMA of the student (cosine momentum 0.996 -> 1), fed the
+// global views only; centering (momentum 0.9) and sharpening with a warmed-up temperature;
+// AdamW with cosine lr (linear warm-up) and cosine weight decay 0.04 -> 0.4; per-parameter
+// gradient clipping; the head's last layer frozen for the first epoch(s).
+// Writes <out>/checkpoint.pt each epoch (resumable), <out>/log.csv and <out>/backbone.pt (the
+// teacher's backbone as TorchScript: N x 3 x H x W -> N x dim).
+#include <CLI/CLI.hpp>
+
+#include <cstdio>
+#include <fstream>
+#include <iomanip>
+#include <iostream>
+
+#include <vdiv/torch/checkpoint.hpp>
+#include <vdiv/torch/loader.hpp>
+#include <vdiv/torch/schedules.hpp>
+
+#include "data.hpp"
+#include "models.hpp"
+#include "run_util.hpp"
+#include "ssl.hpp"
+
+namespace vt = vdiv::train;
+
+namespace {
+
+struct dino_net_impl : torch::nn::Module {
+  dino_net_impl(const vt::vit_options& v, const vt::dino_head_options& h)
+      : backbone(register_module("backbone", vt::vit(v))), head(register_module("head", vt::dino_head(h))) {}
+  // Views grouped by resolution (globals, then locals) so each backbone call is one batch.
+  torch::Tensor forward_views(const std::vector<torch::Tensor>& views) {
+    std::vector<torch::Tensor> feats;
+    std::size_t i = 0;
+    while (i < views.size()) {
+      std::size_t j = i;
+      std::vector<torch::Tensor> group;
+      while (j < views.size() && views[j].size(-1) == views[i].size(-1)) group.push_back(views[j++]);
+      feats.push_back(backbone(torch::cat(group, 0)));
+      i = j;
+    }
+    return head(torch::cat(feats, 0));
+  }
+  vt::vit backbone;
+  vt::dino_head head;
+};
+TORCH_MODULE_IMPL(dino_net, dino_net_impl);
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"DINO pre-training with vdiv multi-crop view configurations"};
+  std::string data, views = "coco:baseline", out = "dino_run", arch = "vit_tiny";
+  int size = 224, local_size = 96, batch = 64, epochs = 100, threads = 0, out_dim = 65536;
+  int warmup_epochs = 10, warmup_teacher_epochs = 30, freeze_last_layer = 1;
+  std::uint32_t local_crops = 6, workers = 2, rank = 0, world = 1, limit = 0;
+  double lr = -1, min_lr = 1e-6, wd = 0.04, wd_end = 0.4, m_teacher = 0.996, teacher_temp = 0.04,
+         warmup_teacher_temp = 0.04, student_temp = 0.1, center_m = 0.9, clip = 3.0, cache_gib = 4.0;
+  std::uint64_t seed = 0;
+  std::int64_t max_steps = 0;
+  bool no_resume = false;
+  app.add_option("--data", data, "COCO folder (instances.json + images/) or ImageFolder")->required();
+  app.add_option("--views", views, "view preset for the global pair, e.g. coco:zero_overlap");
+  app.add_option("--out", out, "output folder");
+  app.add_option("--arch", arch, "vit_small16 (ViT-S/16) or vit_tiny (patch 8, dim 128, depth 4)")
+      ->check(CLI::IsMember({"vit_small16", "vit_tiny"}));
+  app.add_option("--size", size, "global crop size");
+  app.add_option("--local-size", local_size, "local crop size");
+  app.add_option("--local-crops", local_crops, "number of local crops K");
+  app.add_option("--out-dim", out_dim, "DINO head output dimension");
+  app.add_option("--batch", batch);
+  app.add_option("--epochs", epochs);
+  app.add_option("--lr", lr, "peak lr (default 0.0005 * batch / 256)");
+  app.add_option("--min-lr", min_lr);
+  app.add_option("--warmup-epochs", warmup_epochs);
+  app.add_option("--wd", wd, "weight decay at the start (cosine to --wd-end)");
+  app.add_option("--wd-end", wd_end);
+  app.add_option("--momentum-teacher", m_teacher, "teacher EMA momentum at the start (cosine to 1)");
+  app.add_option("--teacher-temp", teacher_temp);
+  app.add_option("--warmup-teacher-temp", warmup_teacher_temp);
+  app.add_option("--warmup-teacher-temp-epochs", warmup_teacher_epochs);
+  app.add_option("--student-temp", student_temp);
+  app.add_option("--center-momentum", center_m);
+  app.add_option("--clip-grad", clip, "per-parameter gradient norm clip (0: off)");
+  app.add_option("--freeze-last-layer", freeze_last_layer, "epochs the head's last layer stays frozen");
+  app.add_option("--workers", workers);
+  app.add_option("--threads", threads);
+  app.add_option("--rank", rank);
+  app.add_option("--world-size", world);
+  app.add_option("--seed", seed);
+  app.add_option("--limit", limit, "use at most this many images");
+  app.add_option("--max-steps", max_steps);
+  app.add_option("--cache-gib", cache_gib);
+  app.add_flag("--no-resume", no_resume);
+  CLI11_PARSE(app, argc, argv);
+
+  try {
+    const int nthreads = vt::setup_threads(threads);
+    torch::manual_seed(seed);
+    const std::filesystem::path out_dir(out);
+    std::filesystem::create_directories(out_dir);
+    auto set = vt::load_train_set(data, std::size_t(cache_gib * (1ull << 30)), 2, limit);
+    const auto preset = vdiv::parse_preset(views);
+    vdiv::multi_crop_options mco;
+    mco.local_crops = local_crops;
+    mco.global_size = size;
+    mco.local_size = local_size;
+    const vdiv::multi_crop_sampler sampler(preset, mco);
+    VDIV_EXPECTS(!sampler.needs_second_image(),
+                 "vdiv-dino: lower_bound is a two-image configuration; use vdiv-moco-v2 for it");
+
+    const auto vo = arch == "vit_small16" ? vt::vit_small16() : vt::vit_tiny(size);
+    auto v = vo;
+    v.image_size = size;
+    vt::dino_head_options ho{.in_dim = v.dim, .out_dim = out_dim};
+    if (arch == "vit_tiny") { ho.hidden = 512; ho.bottleneck = 128; }
+    dino_net student(v, ho), teacher(v, ho);
+    vt::copy_and_freeze(*teacher, *student);
+    auto center = torch::zeros({1, out_dim});
+
+    // AdamW groups: weights decayed, biases and norms not (DINO's get_params_groups).
+    std::vector<torch::Tensor> decayed, plain;
+    for (auto& p : student->named_parameters()) {
+      if (!p.value().requires_grad()) continue;
+      (p.value().dim() == 1 ? plain : decayed).push_back(p.value());
+    }
+    if (lr < 0) lr = 0.0005 * batch / 256.0;
+    std::vector<torch::optim::OptimizerParamGroup> groups;
+    groups.emplace_back(decayed, std::make_unique<torch::optim::AdamWOptions>(lr));
+    groups.emplace_back(plain, std::make_unique<torch::optim::AdamWOptions>(lr));
+    torch::optim::AdamW opt(std::move(groups), torch::optim::AdamWOptions(lr));
+
+    vt::loader_options lo{.seed = seed, .batch_size = std::uint32_t(batch), .workers = workers,
+                          .rank = rank, .world_size = world};
+    vt::batch_loader<vt::multi_batch> loader(
+        set.size(), lo, vt::multi_batch_maker{&set, &sampler, seed, size, local_size, local_crops});
+    const std::int64_t spe = loader.size(), total = std::max<std::int64_t>(1, spe * epochs);
+    const vt::cosine_schedule lr_at{.base = lr, .final_value = min_lr, .total_steps = total,
+                                    .warmup_steps = std::min<std::int64_t>(spe * warmup_epochs, total / 2)};
+    const vt::cosine_schedule wd_at{.base = wd, .final_value = wd_end, .total_steps = total};
+    const vt::cosine_schedule m_at{.base = m_teacher, .final_value = 1.0, .total_steps = total};
+    const vt::teacher_temp_schedule tt_at{.warmup_temp = warmup_teacher_temp, .temp = teacher_temp,
+                                          .warmup_epochs = std::min(warmup_teacher_epochs, epochs)};
+    std::cout << v << "\n" << ho << "\nviews=" << vdiv::to_string(preset) << " " << mco << " batch=" << batch
+              << " epochs=" << epochs << " steps/epoch=" << spe << " lr=" << lr << " threads=" << nthreads
+              << " workers=" << workers << "\n";
+
+    const auto ckpt = out_dir / "checkpoint.pt";
+    int start_epoch = 0;
+    if (!no_resume && std::filesystem::exists(ckpt)) {
+      auto a = vt::load_archive(ckpt);
+      if (vt::read_int(a, "dim") != v.dim || vt::read_int(a, "depth") != v.depth || vt::read_int(a, "out_dim") != out_dim)
+        throw vdiv::io_error("checkpoint " + ckpt.string() + " was written for another architecture");
+      vt::read_module(a, "student", *student);
+      vt::read_module(a, "teacher", *teacher);
+      vt::read_optimizer(a, "optimizer", opt);
+      center.copy_(vt::read_tensor(a, "center"));
+      start_epoch = int(vt::read_int(a, "next_epoch"));
+      if (std::uint64_t(vt::read_int(a, "seed")) != seed)
+        throw vdiv::invalid_argument("--seed differs from the checkpoint's; pass the same seed or --no-resume");
+      std::cout << "resumed from " << ckpt << " at epoch " << start_epoch << "\n";
+    }
+    std::ofstream log(out_dir / "log.csv", start_epoch > 0 ? std::ios::app : std::ios::trunc);
+    if (start_epoch == 0) log << "epoch,loss,lr,wd,teacher_momentum,teacher_temp,images_per_s,fallbacks,seconds\n";
+    std::int64_t step = std::int64_t(start_epoch) * spe;
+    const auto nviews = std::int64_t(2 + local_crops);
+    bool stop = false;
+    for (int epoch = start_epoch; epoch < epochs && !stop; ++epoch) {
+      loader.start_epoch(std::uint32_t(epoch));
+      vt::stopwatch clock;
+      double loss_sum = 0;
+      std::int64_t seen = 0, nb = 0;
+      std::uint64_t fallbacks = 0;
+      const double ttemp = tt_at(epoch);
+      while (auto b = loader.next()) {
+        for (std::size_t g = 0; g < opt.param_groups().size(); ++g) {
+          auto& o = static_cast<torch::optim::AdamWOptions&>(opt.param_groups()[g].options());
+          o.lr(lr_at(step));
+          o.weight_decay(g == 0 ? wd_at(step) : 0.0);
+        }
+        torch::Tensor t_out;
+        {
+          torch::NoGradGuard ng;
+          t_out = teacher->forward_views({b->views[0], b->views[1]});
+        }
+        auto s_out = student->forward_views(b->views);
+        auto loss = vt::dino_loss(s_out, t_out, center, nviews, student_temp, ttemp);
+        opt.zero_grad();
+        loss.backward();
+        if (clip > 0) vt::clip_each_gradient(student->parameters(), clip);
+        if (epoch < freeze_last_layer) student->head->last_v.mutable_grad().reset();
+        opt.step();
+        vt::ema_update(*teacher, *student, m_at(step));
+        vt::update_center(center, t_out, center_m);
+        loss_sum += loss.item<double>();
+        seen += b->views[0].size(0);
+        fallbacks += b->fallbacks;
+        ++nb;
+        ++step;
+        if (max_steps > 0 && step >= max_steps) { stop = true; break; }
+      }
+      const double secs = clock.seconds(), ips = double(seen) / secs;
+      const double mean_loss = loss_sum / double(std::max<std::int64_t>(nb, 1));
+      std::cout << "epoch " << epoch << " loss " << std::fixed << std::setprecision(4) << mean_loss << " lr "
+                << std::scientific << std::setprecision(2) << lr_at(step - 1) << " teacher_temp " << std::fixed
+                << ttemp << " " << std::setprecision(1) << ips << " img/s fallbacks " << fallbacks << " (" << secs
+                << " s)" << std::endl;
+      log << epoch << ',' << mean_loss << ',' << lr_at(step - 1) << ',' << wd_at(step - 1) << ','
+          << m_at(step - 1) << ',' << ttemp << ',' << ips << ',' << fallbacks << ',' << secs << std::endl;
+      if (stop) break;
+      torch::serialize::OutputArchive a;
+      vt::write_module(a, "student", *student);
+      vt::write_module(a, "teacher", *teacher);
+      vt::write_optimizer(a, "optimizer", opt);
+      a.write("center", center);
+      vt::write_int(a, "next_epoch", epoch + 1);
+      vt::write_int(a, "seed", std::int64_t(seed));
+      vt::write_int(a, "dim", v.dim);
+      vt::write_int(a, "depth", v.depth);
+      vt::write_int(a, "out_dim", out_dim);
+      vt::save_atomic(a, ckpt);
+    }
+    teacher->backbone->eval();
+    auto scripted = vt::script_vit(teacher->backbone);
+    scripted.save((out_dir / "backbone.pt").string());
+    vt::write_flat_json(out_dir / "backbone.json",
+                        {{"arch", arch}, {"size", vt::str(size)}, {"out_dim", vt::str(v.dim)},
+                         {"views", vdiv::to_string(preset)}, {"epochs", vt::str(epochs)},
+                         {"normalisation", "imagenet"}, {"exported", "teacher backbone"}});
+    std::cout << "exported " << (out_dir / "backbone.pt") << " (TorchScript, teacher backbone, " << v.dim
+              << "-d CLS features)\n";
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "vdiv-dino: error: %s\n", e.what());
+    return 1;
+  }
+  return 0;
+}
