@@ -93,42 +93,79 @@ VDIV_HOST_DEVICE constexpr rng_key view_key(const sample_key& key, std::uint16_t
 
 namespace detail {
 
+/// Position space of a w x h crop in an image: cols x rows top-left corners, minus the
+/// rectangle [xa, xb] x [ya, yb] of forbidden corners (empty when xb < xa or yb < ya).
+struct position_space {
+  std::int64_t cols{0}, rows{0}, xa{0}, xb{-1}, ya{0}, yb{-1};
+
+  VDIV_HOST_DEVICE constexpr std::int64_t nx() const { return xb >= xa ? xb - xa + 1 : 0; }
+  VDIV_HOST_DEVICE constexpr std::int64_t ny() const { return yb >= ya ? yb - ya + 1 : 0; }
+  VDIV_HOST_DEVICE constexpr std::int64_t valid() const {
+    return (cols > 0 && rows > 0) ? cols * rows - nx() * ny() : 0;
+  }
+  /// The (left, top) of allowed position number floor(word * valid / 2^32), row-major.
+  VDIV_HOST_DEVICE constexpr void corner(std::uint32_t word, std::int64_t& left,
+                                         std::int64_t& top) const {
+    const std::int64_t n_x = nx(), n_y = ny();
+    auto r = std::int64_t((std::uint64_t(word) * std::uint64_t(valid())) >> 32);
+    if (n_x == 0 || n_y == 0 || r < ya * cols) {
+      top = r / cols;
+      left = r % cols;
+      return;
+    }
+    r -= ya * cols;
+    const std::int64_t band_cols = cols - n_x;
+    if (r < n_y * band_cols) {
+      top = ya + r / band_cols;
+      const std::int64_t c = r % band_cols;
+      left = c < xa ? c : c + n_x;
+    } else {
+      r -= n_y * band_cols;
+      top = yb + 1 + r / cols;
+      left = r % cols;
+    }
+  }
+};
+
+/// Corners of a w x h crop that would share a pixel with `other` are forbidden.
+VDIV_HOST_DEVICE constexpr position_space disjoint_positions(std::int32_t width,
+                                                             std::int32_t height, std::int32_t w,
+                                                             std::int32_t h, const crop& other) {
+  position_space p;
+  p.cols = std::int64_t(width) - w + 1;
+  p.rows = std::int64_t(height) - h + 1;
+  p.xa = max_of<std::int64_t>(0, std::int64_t(other.left) - w + 1);
+  p.xb = min_of<std::int64_t>(p.cols - 1, std::int64_t(other.left) + other.width - 1);
+  p.ya = max_of<std::int64_t>(0, std::int64_t(other.top) - h + 1);
+  p.yb = min_of<std::int64_t>(p.rows - 1, std::int64_t(other.top) + other.height - 1);
+  return p;
+}
+
+/// Corners of a w x h crop that leave no strip of width >= strip_w beside it (left or right)
+/// and no strip of height >= strip_h (above or below) are forbidden.
+VDIV_HOST_DEVICE constexpr position_space room_positions(std::int32_t width, std::int32_t height,
+                                                         std::int32_t w, std::int32_t h,
+                                                         std::int64_t strip_w,
+                                                         std::int64_t strip_h) {
+  position_space p;
+  p.cols = std::int64_t(width) - w + 1;
+  p.rows = std::int64_t(height) - h + 1;
+  p.xa = max_of<std::int64_t>(0, std::int64_t(width) - w - strip_w + 1);
+  p.xb = min_of<std::int64_t>(p.cols - 1, strip_w - 1);
+  p.ya = max_of<std::int64_t>(0, std::int64_t(height) - h - strip_h + 1);
+  p.yb = min_of<std::int64_t>(p.rows - 1, strip_h - 1);
+  return p;
+}
+
 /// Places a w x h crop in a width x height image so it shares no pixel with `other`, uniformly
 /// over all such positions (exact count, O(1)). False when no position exists.
 VDIV_HOST_DEVICE constexpr bool place_disjoint(std::int32_t width, std::int32_t height,
                                                std::int32_t w, std::int32_t h, const crop& other,
                                                std::uint32_t word, crop& out) {
-  const std::int64_t cols = std::int64_t(width) - w + 1, rows = std::int64_t(height) - h + 1;
-  if (cols <= 0 || rows <= 0) return false;
-  // Positions (left, top) that overlap `other`: left in [xa, xb], top in [ya, yb].
-  const std::int64_t xa = max_of<std::int64_t>(0, std::int64_t(other.left) - w + 1);
-  const std::int64_t xb = min_of<std::int64_t>(cols - 1, std::int64_t(other.left) + other.width - 1);
-  const std::int64_t ya = max_of<std::int64_t>(0, std::int64_t(other.top) - h + 1);
-  const std::int64_t yb = min_of<std::int64_t>(rows - 1, std::int64_t(other.top) + other.height - 1);
-  const std::int64_t nx = xb >= xa ? xb - xa + 1 : 0, ny = yb >= ya ? yb - ya + 1 : 0;
-  const std::int64_t valid = cols * rows - nx * ny;
-  if (valid <= 0) return false;
-  auto r = std::int64_t((std::uint64_t(word) * std::uint64_t(valid)) >> 32);
+  const position_space p = disjoint_positions(width, height, w, h, other);
+  if (p.valid() <= 0) return false;
   std::int64_t left = 0, top = 0;
-  if (nx == 0 || ny == 0) {
-    top = r / cols;
-    left = r % cols;
-  } else if (r < ya * cols) {
-    top = r / cols;
-    left = r % cols;
-  } else {
-    r -= ya * cols;
-    const std::int64_t band_cols = cols - nx;
-    if (r < ny * band_cols) {
-      top = ya + r / band_cols;
-      const std::int64_t c = r % band_cols;
-      left = c < xa ? c : c + nx;
-    } else {
-      r -= ny * band_cols;
-      top = yb + 1 + r / cols;
-      left = r % cols;
-    }
-  }
+  p.corner(word, left, top);
   out = {std::int32_t(left), std::int32_t(top), w, h};
   return true;
 }
@@ -150,7 +187,7 @@ VDIV_HOST_DEVICE constexpr crop rounded_crop(double x0, double y0, double x1, do
 /// True when some integer crop (the rounded box) has IoU > t with box `b`.
 VDIV_HOST_DEVICE constexpr bool instance_feasible(const box& b, const image_ref& img, double t) {
   const crop c = rounded_crop(b.x0, b.y0, b.x1, b.y1, img.width, img.height);
-  return crop_box_iou(c, b) > t;
+  return iou_margin(c, b, t) > 0.0;
 }
 
 VDIV_HOST_DEVICE constexpr std::uint32_t count_instance_feasible(const image_ref& img, double t) {
@@ -172,6 +209,8 @@ struct view_request {
   std::uint32_t feasible_boxes;        // for match_some
   const crop* partner;                 // v1 when drawing v2, else nullptr
   relation_constraint relation;        // applied between *partner and the candidate
+  std::int64_t room_w = 0, room_h = 0; // v1 of a disjoint pair: leave a strip this wide/high
+  const rrc_params* partner_params = nullptr;  // v2's params (area truncation for v2)
 };
 
 VDIV_HOST_DEVICE constexpr bool relation_ok(const view_request& q, const crop& c) {
@@ -216,28 +255,100 @@ VDIV_HOST_DEVICE constexpr bool draw_instance_view(const view_request& q, rng_ke
   return false;
 }
 
+/// Largest area of a w x h rectangle with w <= sw, h <= sh and rmin <= w / h <= rmax.
+VDIV_HOST_DEVICE constexpr double max_fit_area(double sw, double sh, double rmin, double rmax) {
+  if (sw <= 0.0 || sh <= 0.0) return 0.0;
+  const double r = math::div(sw, sh);
+  if (r > rmax) return math::mul(math::mul(rmax, sh), sh);
+  if (r < rmin) return math::div(math::mul(sw, sw), rmin);
+  return math::mul(sw, sh);
+}
+
+/// Smallest strip thickness s (0..limit) such that a crop of `params`' minimum area fits in an
+/// (s + 1) x (other + 1) strip (the same 1 px slack as room_for_disjoint); limit + 1 if none.
+VDIV_HOST_DEVICE constexpr std::int64_t min_strip(std::int64_t limit, std::int64_t other,
+                                                  bool vertical, double need, double rmin,
+                                                  double rmax) {
+  auto ok = [&](std::int64_t t) {
+    return vertical ? max_fit_area(double(t) + 1.0, double(other) + 1.0, rmin, rmax) >= need
+                    : max_fit_area(double(other) + 1.0, double(t) + 1.0, rmin, rmax) >= need;
+  };
+  if (!ok(limit)) return limit + 1;
+  std::int64_t lo = 0, hi = limit;  // ok(hi) holds
+  while (lo < hi) {
+    const std::int64_t mid = lo + (hi - lo) / 2;
+    if (ok(mid)) hi = mid; else lo = mid + 1;
+  }
+  return lo;
+}
+
+/// Extra candidate positions tried per drawn size when a box rule or a non-disjoint relation
+/// can still reject the crop (positions cost one random word each, sizes an exp and two sqrt).
+inline constexpr std::uint32_t positions_per_size = 5;
+
 /// One view of a pair (see file comment); false when no candidate of this attempt passed.
 VDIV_HOST_DEVICE constexpr bool draw_view(const view_request& q, rng_key key, crop& out) {
   if (q.rule.rule == box_rule::match_some) return draw_instance_view(q, key, out);
   const image_ref& img = *q.image;
-  const bool place_apart =
-      q.partner != nullptr && q.relation.relation == view_relation::disjoint;
+  const bool apart = q.partner != nullptr && q.relation.relation == view_relation::disjoint;
+  const bool leave_room = q.room_w > 0 || q.room_h > 0;
+  const bool may_reject = q.rule.rule != box_rule::none ||
+                          (q.partner != nullptr && q.relation.relation != view_relation::disjoint &&
+                           q.relation.relation != view_relation::none);
+  rrc_setup setup = *q.setup;
+  if (apart) {
+    // Areas that cannot fit in any strip beside the partner are never drawn: the area stays
+    // uniform over the part of the scale range that can fit (with 1 px rounding slack).
+    const crop& v = *q.partner;
+    const double rmin = double(q.params->ratio.min), rmax = double(q.params->ratio.max);
+    const double W = double(img.width) + 1.0, H = double(img.height) + 1.0;
+    const double fit = max_of(
+        max_of(max_fit_area(double(v.left) + 1.0, H, rmin, rmax),
+               max_fit_area(double(img.width - v.left - v.width) + 1.0, H, rmin, rmax)),
+        max_of(max_fit_area(W, double(v.top) + 1.0, rmin, rmax),
+               max_fit_area(W, double(img.height - v.top - v.height) + 1.0, rmin, rmax)));
+    const double max_scale = math::div(fit, setup.area);
+    if (max_scale < math::add(setup.scale_min, setup.scale_span)) {
+      if (max_scale < setup.scale_min) return false;
+      setup.scale_span = math::sub(max_scale, setup.scale_min);
+    }
+  }
   for (std::uint32_t t = 0; t < rrc_attempts; ++t) {
     const auto w = random_words(key, t);
-    const rrc_size z = draw_rrc_size(*q.setup, w[0], w[1]);
+    const rrc_size z = draw_rrc_size(setup, w[0], w[1]);
     if (!fits(z, img.width, img.height)) continue;
-    crop cand{};
-    if (place_apart) {
-      if (!place_disjoint(img.width, img.height, z.width, z.height, *q.partner, w[2], cand))
-        continue;
+    position_space space{};
+    bool restricted = false;
+    if (apart) {
+      space = disjoint_positions(img.width, img.height, z.width, z.height, *q.partner);
+      restricted = true;
+    } else if (leave_room) {
+      space = room_positions(img.width, img.height, z.width, z.height, q.room_w, q.room_h);
+      restricted = true;
     } else {
-      cand = {std::int32_t(to_below(w[3], std::uint32_t(img.width - z.width + 1))),
-              std::int32_t(to_below(w[2], std::uint32_t(img.height - z.height + 1))), z.width,
-              z.height};
+      space.cols = std::int64_t(img.width) - z.width + 1;
+      space.rows = std::int64_t(img.height) - z.height + 1;
     }
-    if (q.rule.accepts(cand, img) && relation_ok(q, cand)) {
-      out = cand;
-      return true;
+    if (space.valid() <= 0) continue;
+    const std::uint32_t tries = may_reject ? positions_per_size : 1u;
+    std::array<std::uint32_t, 4> extra{};
+    for (std::uint32_t p = 0; p < tries; ++p) {
+      crop cand{0, 0, z.width, z.height};
+      if (p == 0 && !restricted) {
+        // exactly torchvision's placement (top from word 2, left from word 3)
+        cand.top = std::int32_t(to_below(w[2], std::uint32_t(space.rows)));
+        cand.left = std::int32_t(to_below(w[3], std::uint32_t(space.cols)));
+      } else {
+        if (p == 1) extra = random_words(key, 64 + t);
+        std::int64_t left = 0, top = 0;
+        space.corner(p == 0 ? w[2] : extra[p - 1], left, top);
+        cand.left = std::int32_t(left);
+        cand.top = std::int32_t(top);
+      }
+      if (q.rule.accepts(cand, img) && relation_ok(q, cand)) {
+        out = cand;
+        return true;
+      }
     }
   }
   // torchvision's centre-crop fallback, if it happens to satisfy the constraints.
@@ -247,15 +358,6 @@ VDIV_HOST_DEVICE constexpr bool draw_view(const view_request& q, rng_key key, cr
     return true;
   }
   return false;
-}
-
-/// Largest area of a w x h rectangle with w <= sw, h <= sh and rmin <= w / h <= rmax.
-VDIV_HOST_DEVICE constexpr double max_fit_area(double sw, double sh, double rmin, double rmax) {
-  if (sw <= 0.0 || sh <= 0.0) return 0.0;
-  const double r = math::div(sw, sh);
-  if (r > rmax) return math::mul(math::mul(rmax, sh), sh);
-  if (r < rmin) return math::div(math::mul(sw, sw), rmin);
-  return math::mul(sw, sh);
 }
 
 /// Necessary condition for a view of `params` to be placed disjoint from `v1`: some strip beside
@@ -332,9 +434,20 @@ VDIV_HOST_DEVICE constexpr pair_sample sample_pair(const pair_options& o, const 
   }
   const detail::rrc_setup setup1 = detail::make_rrc_setup(first.width, first.height, o.view1);
   const detail::rrc_setup setup2 = detail::make_rrc_setup(img2.width, img2.height, o.view2);
+  // v1 of a disjoint pair is placed so that a strip beside it can hold v2's smallest crop.
+  std::int64_t room_w = 0, room_h = 0;
+  if (!o.two_images && c.between.relation == view_relation::disjoint) {
+    const double need = math::mul(setup2.area, double(o.view2.scale.min));
+    const double rmin = double(o.view2.ratio.min), rmax = double(o.view2.ratio.max);
+    room_w = detail::min_strip(img2.width, img2.height, true, need, rmin, rmax);
+    room_h = detail::min_strip(img2.height, img2.width, false, need, rmin, rmax);
+    if (room_w > img2.width && room_h > img2.height && c.view1.rule != box_rule::match_some)
+      return {detail::fallback_pair(o, first, img2), 1u, true};
+  }
   for (std::uint32_t a = 0; a < budget; ++a) {
     crop v1{}, v2{};
-    const detail::view_request q1{&first, &setup1, &o.view1, c.view1, feasible1, nullptr, {}};
+    const detail::view_request q1{&first,  &setup1, &o.view1, c.view1, feasible1,
+                                  nullptr, {},      room_w,   room_h};
     if (!detail::draw_view(q1, view_key(key, 0, std::uint16_t(a)), v1)) continue;
     if (!o.two_images && c.between.relation == view_relation::disjoint &&
         !detail::room_for_disjoint(v1, img2, o.view2))
