@@ -130,6 +130,25 @@ void similarity(cpu backend, feature_batch<T> x, feature_batch<T> y, std::span<T
   detail::check_similarity_args(backend, x, y, out.size(), o, buf);
   const std::int64_t batch = x.batch;
   const int nt = static_cast<int>(std::min<std::int64_t>(backend.threads, batch));
+  auto store_plan = [&](std::int64_t b, const detail::cpu_pair_workspace<T>& ws) {
+    if (buf.plan.data) {
+      Eigen::Map<row_matrix<T>>(buf.plan.data + b * x.rows * y.rows, x.rows, y.rows) = ws.plan;
+    }
+  };
+  if (nt == 1) {  // common per-pair call: no thread, and a warm per-thread workspace
+    static thread_local detail::cpu_pair_workspace<T> ws;
+    ot_report rep;
+    for (std::int64_t b = 0; b < batch; ++b) {
+      out[b] = detail::solve_item(x, y, b, o, buf, ws, rep);
+      store_plan(b, ws);
+    }
+    if (buf.report) {
+      buf.report->sinkhorn_numerical_stops += rep.sinkhorn_numerical_stops;
+      buf.report->exact_pivot_limit += rep.exact_pivot_limit;
+      buf.report->sinkhorn_iterations += rep.sinkhorn_iterations;
+    }
+    return;
+  }
   std::vector<ot_report> reports(nt);
   std::vector<std::exception_ptr> errors(nt);
   auto run = [&](int t) {
@@ -138,17 +157,13 @@ void similarity(cpu backend, feature_batch<T> x, feature_batch<T> y, std::span<T
       detail::cpu_pair_workspace<T> ws;
       for (std::int64_t b = lo; b < hi; ++b) {
         out[b] = detail::solve_item(x, y, b, o, buf, ws, reports[t]);
-        if (buf.plan.data) {
-          Eigen::Map<row_matrix<T>>(buf.plan.data + b * x.rows * y.rows, x.rows, y.rows) = ws.plan;
-        }
+        store_plan(b, ws);
       }
     } catch (...) {
       errors[t] = std::current_exception();
     }
   };
-  if (nt == 1) {
-    run(0);
-  } else {
+  {
     std::vector<std::thread> pool;
     pool.reserve(nt - 1);
     for (int t = 1; t < nt; ++t) pool.emplace_back(run, t);

@@ -1,0 +1,127 @@
+// CPU benchmarks of the OT engine next to OpenCV's cv::EMD (the paper's solver), same binary,
+// same inputs: N x N patches of D = 2048 features (ResNet-50), one thread.
+//   BM_gram            the GEMM floor (Gram + norms only)
+//   BM_vdiv_sinkhorn   features -> S, Sinkhorn T = 10, reg = 0.05 (the paper's setting)
+//   BM_vdiv_exact      features -> S, exact EMD
+//   BM_vdiv_exact_solve / BM_cv_emd_solve   solver only, on the same cost matrix
+// bench/ot/compare_pot.py runs this binary and POT in the same session and prints ratios.
+#include <benchmark/benchmark.h>
+
+#include <opencv2/core.hpp>
+#include <opencv2/imgproc.hpp>
+#include <random>
+#include <vdiv/ot/similarity.hpp>
+#include <vector>
+
+namespace {
+constexpr long kDim = 2048;
+constexpr long kPool = 16;  // distinct pairs cycled through (3.4 MB at N = 13: L2/L3, like a batch)
+
+struct pair_pool {
+  long n;
+  std::vector<float> x, y;
+  explicit pair_pool(long rows) : n(rows), x(kPool * rows * kDim), y(kPool * rows * kDim) {
+    std::mt19937_64 rng(20251125);
+    std::normal_distribution<float> g(0.f, 1.f);
+    for (auto& v : x) v = std::max(0.f, g(rng));  // post-ReLU features
+    for (long k = 0; k < static_cast<long>(y.size()); ++k) y[k] = std::max(0.f, 0.5f * g(rng) + 0.5f * x[k]);
+    for (long r = 0; r < kPool * rows; ++r) x[r * kDim] += 0.01f, y[r * kDim] += 0.01f;  // no zero rows
+  }
+  vdiv::feature_batch<float> xv(long p) const { return vdiv::features(x.data() + p * n * kDim, n, kDim); }
+  vdiv::feature_batch<float> yv(long p) const { return vdiv::features(y.data() + p * n * kDim, n, kDim); }
+};
+
+void BM_gram(benchmark::State& st) {
+  const pair_pool pool(st.range(0));
+  vdiv::pair_cost<float> pc;
+  long p = 0;
+  for (auto _ : st) {
+    vdiv::compute_pair_cost(pool.xv(p), pool.yv(p), 0, pc);
+    benchmark::DoNotOptimize(pc.cost.data());
+    p = (p + 1) % kPool;
+  }
+}
+
+void run_similarity(benchmark::State& st, const vdiv::emd_options& o) {
+  const pair_pool pool(st.range(0));
+  long p = 0;
+  float s = 0;
+  for (auto _ : st) {
+    vdiv::similarity(vdiv::cpu{}, pool.xv(p), pool.yv(p), std::span<float>(&s, 1), o);
+    benchmark::DoNotOptimize(s);
+    p = (p + 1) % kPool;
+  }
+}
+void BM_vdiv_sinkhorn(benchmark::State& st) { run_similarity(st, {}); }
+void BM_vdiv_sinkhorn_xref(benchmark::State& st) {
+  run_similarity(st, {.weights = vdiv::marginal_kind::cross_reference});
+}
+void BM_vdiv_sinkhorn_log(benchmark::State& st) {
+  run_similarity(st, {.solver = vdiv::solver_kind::sinkhorn_log});
+}
+void BM_vdiv_exact(benchmark::State& st) { run_similarity(st, {.solver = vdiv::solver_kind::exact}); }
+
+// Solver only: the same cost matrices, uniform marginals.
+struct cost_pool {
+  std::vector<vdiv::row_matrix<float>> costs;
+  explicit cost_pool(long n) {
+    const pair_pool pool(n);
+    for (long p = 0; p < kPool; ++p) costs.push_back(vdiv::cosine_cost(pool.xv(p), pool.yv(p)));
+  }
+};
+
+void BM_vdiv_exact_solve(benchmark::State& st) {
+  const long n = st.range(0);
+  const cost_pool cp(n);
+  const vdiv::column_vector<float> a = vdiv::column_vector<float>::Constant(n, 1.f / n);
+  vdiv::exact_workspace ws;
+  vdiv::row_matrix<float> plan;
+  long p = 0;
+  for (auto _ : st) {
+    const auto r = vdiv::exact_plan(cp.costs[p], a, a, plan, ws);
+    benchmark::DoNotOptimize(r.cost);
+    p = (p + 1) % kPool;
+  }
+}
+
+void BM_cv_emd_solve(benchmark::State& st) {
+  const long n = st.range(0);
+  const cost_pool cp(n);
+  cv::Mat w(static_cast<int>(n), 1, CV_32F, cv::Scalar(1.f / n));
+  std::vector<cv::Mat> costs;
+  for (const auto& c : cp.costs) costs.emplace_back(cv::Mat(static_cast<int>(n), static_cast<int>(n), CV_32F,
+                                                            const_cast<float*>(c.data())).clone());
+  long p = 0;
+  for (auto _ : st) {
+    const float e = cv::EMD(w, w, cv::DIST_USER, costs[p]);
+    benchmark::DoNotOptimize(e);
+    p = (p + 1) % kPool;
+  }
+}
+
+// Features -> S through cv::EMD (cost by our GEMM): the paper's pipeline with OpenCV's solver.
+void BM_cv_emd(benchmark::State& st) {
+  const long n = st.range(0);
+  const pair_pool pool(n);
+  cv::Mat w(static_cast<int>(n), 1, CV_32F, cv::Scalar(1.f / n));
+  vdiv::pair_cost<float> pc;
+  long p = 0;
+  for (auto _ : st) {
+    vdiv::compute_pair_cost(pool.xv(p), pool.yv(p), 0, pc);
+    cv::Mat c(static_cast<int>(n), static_cast<int>(n), CV_32F, pc.cost.data());
+    const float e = cv::EMD(w, w, cv::DIST_USER, c);
+    benchmark::DoNotOptimize(e);
+    p = (p + 1) % kPool;
+  }
+}
+}  // namespace
+
+BENCHMARK(BM_gram)->Arg(9)->Arg(13)->Arg(49);
+BENCHMARK(BM_vdiv_sinkhorn)->Arg(9)->Arg(13)->Arg(49);
+BENCHMARK(BM_vdiv_sinkhorn_xref)->Arg(13);
+BENCHMARK(BM_vdiv_sinkhorn_log)->Arg(13);
+BENCHMARK(BM_vdiv_exact)->Arg(9)->Arg(13)->Arg(49);
+BENCHMARK(BM_cv_emd)->Arg(9)->Arg(13)->Arg(49);
+BENCHMARK(BM_vdiv_exact_solve)->Arg(9)->Arg(13)->Arg(49);
+BENCHMARK(BM_cv_emd_solve)->Arg(9)->Arg(13)->Arg(49);
+BENCHMARK_MAIN();
