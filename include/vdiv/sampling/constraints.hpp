@@ -110,8 +110,14 @@ struct matches_some_box {
 struct avoids_boxes {
   double max_iou = 0.1;
   VDIV_HOST_DEVICE constexpr bool accepts(const crop& v, const image_ref& img) const {
-    for (std::uint32_t i = 0; i < img.box_count; ++i)
+    const double av = double(area(v));
+    for (std::uint32_t i = 0; i < img.box_count; ++i) {
+      // IoU <= min(area) / max(area): boxes far smaller or far larger than the view pass
+      // without computing the overlap (the common case for COCO's many small instances).
+      const double ab = detail::box_area_d(img.boxes[i]);
+      if (ab < math::mul(max_iou, av) || av < math::mul(max_iou, ab)) continue;
       if (!(detail::iou_margin(v, img.boxes[i], max_iou) < 0.0)) return false;
+    }
     return true;
   }
 };

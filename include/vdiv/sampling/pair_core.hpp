@@ -339,9 +339,9 @@ VDIV_HOST_DEVICE constexpr bool draw_view(const view_request& q, rng_key key, cr
         cand.top = std::int32_t(to_below(w[2], std::uint32_t(space.rows)));
         cand.left = std::int32_t(to_below(w[3], std::uint32_t(space.cols)));
       } else {
-        if (p == 1) extra = random_words(key, 64 + t);
+        if (p >= 1 && (p - 1) % 4 == 0) extra = random_words(key, 64 + 8 * t + (p - 1) / 4);
         std::int64_t left = 0, top = 0;
-        space.corner(p == 0 ? w[2] : extra[p - 1], left, top);
+        space.corner(p == 0 ? w[2] : extra[(p - 1) % 4], left, top);
         cand.left = std::int32_t(left);
         cand.top = std::int32_t(top);
       }
