@@ -14,11 +14,25 @@
 ///     integer crop with IoU > t exists, jitter its 4 edges by up to (1-t)/2 of its size, keep
 ///     the candidate if IoU > t. The config's scale/ratio do not apply (paper: "placed around
 ///     the box"), so extreme-aspect boxes stay feasible.
-///   - otherwise: torchvision's RandomResizedCrop size draw; the position is uniform over the
-///     image, except for v2 under `disjoint`, where it is uniform over the positions that do
-///     not touch v1 (exact counting, O(1)) - rejection-free zero overlap. Candidates failing the
-///     box rule or the relation are rejected. Unconstrained views are exactly
-///     random_resized_crop(W, H, params, key) (including its centre-crop fallback).
+///   - otherwise: up to 10 torchvision RandomResizedCrop size draws (area uniform in scale,
+///     log-uniform ratio, Python rounding). For each size that fits, the position is uniform
+///     over a position space:
+///       * unconstrained: the whole image, drawn exactly as torchvision does - so an
+///         unconstrained view IS random_resized_crop(W, H, params, key), fallback included;
+///       * v2 under `disjoint`: every corner whose crop shares no pixel with v1 (exact count,
+///         O(1) mapping from one random word); v2's area is drawn uniformly from the part of
+///         the scale range that can fit in a strip beside v1 (areas that cannot fit are never
+///         drawn, instead of being rejected one by one);
+///       * v1 of a `disjoint` pair: every corner that leaves a strip (left/right/above/below)
+///         wide enough for v2's smallest crop - v1 never blocks v2.
+///     When a box rule or a non-disjoint relation can still reject the candidate, up to
+///     `positions_per_size` = 5 positions are tried per drawn size (one random word each).
+///   So zero_overlap is sampled constructively, and the distribution is: v1 = RandomResizedCrop
+///   conditioned on leaving room for v2; v2 = RandomResizedCrop conditioned on being disjoint
+///   from v1 (size from the fitting range, position uniform among disjoint positions).
+///   This is not the joint-rejection distribution P(v1, v2 | disjoint): sizes of v1 that leave
+///   little room are not down-weighted. Background rules (avoid_all / coverage_below) are
+///   rejection on top of that, bounded as above.
 /// Up-front infeasibility (no 10x-budget loop is spent on an impossible image): match_some with
 /// no feasible box, coverage_below with a box covering the whole image, disjoint views of a
 /// 1x1 image. Those return the fallback at once with attempts = 1.
