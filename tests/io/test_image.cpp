@@ -138,6 +138,59 @@ TEST_CASE("corrupt, truncated, empty and missing images give io_error naming the
   CHECK(contains(read_error(dir.path), "is a directory"));
 }
 
+TEST_CASE("randomly damaged JPEG and PNG bytes decode or throw io_error, never crash") {
+  const auto jpeg = io::encode_jpeg(test_pattern(64, 48), 85);
+  const auto png = io::encode_png(test_pattern(64, 48));
+  vdiv::philox_engine rng({.seed = vdiv::test::seed(), .stream = 9});
+  int decoded = 0, rejected = 0;
+  for (const auto* original : {&jpeg, &png}) {
+    for (int trial = 0; trial < 300; ++trial) {
+      auto bytes = *original;
+      // Keep the signature so the real decoder runs; damage 1-8 bytes or cut the tail.
+      const int flips = 1 + int(vdiv::to_below(rng(), 8));
+      for (int f = 0; f < flips; ++f) {
+        const auto at = 8 + vdiv::to_below(rng(), std::uint32_t(bytes.size() - 8));
+        bytes[at] = static_cast<std::uint8_t>(rng());
+      }
+      if (trial % 3 == 0) bytes.resize(8 + vdiv::to_below(rng(), std::uint32_t(bytes.size() - 8)));
+      try {
+        const auto im = io::decode_image(bytes, "fuzz");
+        CHECK(im.pixels.size() == std::size_t(im.width) * std::size_t(im.height) * 3);
+        ++decoded;
+      } catch (const vdiv::io_error& e) {
+        CHECK(contains(e.what(), "'fuzz'"));
+        ++rejected;
+      }
+    }
+  }
+  MESSAGE("damaged inputs: " << decoded << " decoded, " << rejected << " rejected with io_error");
+  CHECK(rejected > 0);
+  CHECK(decoded + rejected == 600);
+}
+
+TEST_CASE("CMYK JPEGs (Adobe inverted ink, as in some ImageNet files) decode to RGB") {
+  // Encode a flat CMYK image with TurboJPEG itself; stored values are 255 - ink, K = 255 is
+  // no black ink, so (200, 100, 50, 255) should read back as RGB (200, 100, 50).
+  const int w = 32, h = 24;
+  std::vector<std::uint8_t> cmyk(std::size_t(w) * h * 4);
+  for (std::size_t i = 0; i < cmyk.size(); i += 4) {
+    cmyk[i] = 200, cmyk[i + 1] = 100, cmyk[i + 2] = 50, cmyk[i + 3] = 255;
+  }
+  tjhandle tj = tjInitCompress();
+  REQUIRE(tj != nullptr);
+  unsigned char* out = nullptr;
+  unsigned long size = 0;
+  REQUIRE(tjCompress2(tj, cmyk.data(), w, 0, h, TJPF_CMYK, &out, &size, TJSAMP_444, 95, 0) == 0);
+  const std::vector<std::uint8_t> bytes(out, out + size);
+  tjFree(out);
+  tjDestroy(tj);
+  const auto im = io::decode_image(bytes, "cmyk.jpg");
+  REQUIRE(im.channels == 3);
+  CHECK(std::abs(int(im.at(5, 5, 0)) - 200) <= 3);
+  CHECK(std::abs(int(im.at(5, 5, 1)) - 100) <= 3);
+  CHECK(std::abs(int(im.at(5, 5, 2)) - 50) <= 3);
+}
+
 TEST_CASE("try_read_image skips and counts failures") {
   vdiv::test::scratch_dir dir("io_skip");
   io::write_png(dir.path / "ok.png", test_pattern(16, 16));
