@@ -60,6 +60,8 @@ int main(int argc, char** argv) {
   app.add_option("--seed", seed);
   app.add_option("--limit", limit, "use at most this many images (0: all)");
   app.add_option("--max-steps", max_steps, "stop after this many steps in total (benchmarks)");
+  int warmup_steps = 2;
+  app.add_option("--bench-warmup", warmup_steps, "steps excluded from the final throughput figure");
   app.add_option("--cache-gib", cache_gib, "decode images into memory up to this size");
   app.add_flag("--no-resume", no_resume, "ignore an existing checkpoint in --out");
   CLI11_PARSE(app, argc, argv);
@@ -118,6 +120,8 @@ int main(int argc, char** argv) {
     if (start_epoch == 0) log << "epoch,loss,acc1,lr,images_per_s,fallbacks,seconds\n";
     std::int64_t step = std::int64_t(start_epoch) * steps_per_epoch;
     bool stop = false;
+    std::int64_t run_steps = 0, steady_images = 0;
+    vt::stopwatch steady_clock;
     for (int epoch = start_epoch; epoch < epochs && !stop; ++epoch) {
       model.query->train();
       model.key->train();
@@ -144,6 +148,8 @@ int main(int argc, char** argv) {
         fallbacks += b->fallbacks;
         ++nb;
         ++step;
+        if (++run_steps == warmup_steps) steady_clock.reset();
+        else if (run_steps > warmup_steps) steady_images += b->view1.size(0);
         if (max_steps > 0 && step >= max_steps) { stop = true; break; }
       }
       const double secs = clock.seconds();
@@ -164,6 +170,9 @@ int main(int argc, char** argv) {
       vt::save_atomic(a, ckpt);
     }
 
+    if (steady_images > 0)
+      std::cout << "throughput: " << std::setprecision(2) << double(steady_images) / steady_clock.seconds()
+                << " img/s (" << steady_images << " images after " << warmup_steps << " warm-up steps)\n";
     // Export the query backbone.
     auto backbone = model.query->backbone;
     backbone->eval();
