@@ -39,6 +39,11 @@ decltype(auto) with_eigen_view(const feature_batch<T>& v, F&& f) {
   return f(m);
 }
 
+// Eigen's packet types carry vector attributes that g++ drops (harmlessly) in templates.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wignored-attributes"
+#endif
 /// Accumulates one BI x BJ block of G over dims [k0, k1) (k1 - k0 a multiple of the packet).
 template <int BI, int BJ, class T>
 inline void gram_block(const T* const* xr, const T* const* yr, std::int64_t k0, std::int64_t k1,
@@ -114,6 +119,10 @@ void gram_dense(const T* x, std::int64_t xs, std::int64_t n, const T* y, std::in
     for (std::int64_t j = 0; j < m; ++j)
       for (std::int64_t k = dv; k < dim; ++k) gram(i, j) += x[i * xs + k] * y[j * ys + k];
 }
+
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
 
 /// Throws the error for the first bad row given squared norms; scans the row only then,
 /// so valid inputs pay no validation pass over D.

@@ -40,7 +40,8 @@ struct exact_workspace {
 };
 
 namespace detail {
-/// order = indices of c sorted by (float(c), index): 3 stable counting passes of 11 bits.
+/// order = indices of c sorted by (float(c), index): stable counting passes over the key
+/// bytes (8-bit digits below 4096 cells, 11-bit above), skipping digits all keys share.
 inline void radix_order(const std::vector<double>& c, std::vector<int>& order,
                         std::vector<std::uint32_t>& keys, std::vector<int>& tmp_order,
                         std::vector<std::uint32_t>& tmp_keys) {
@@ -49,25 +50,40 @@ inline void radix_order(const std::vector<double>& c, std::vector<int>& order,
   keys.resize(n);
   tmp_order.resize(n);
   tmp_keys.resize(n);
+  std::uint32_t all_and = ~0u, all_or = 0u;
   for (std::size_t k = 0; k < n; ++k) {
     const float f = static_cast<float>(c[k]);
     std::uint32_t b;
     std::memcpy(&b, &f, sizeof b);
     keys[k] = (b & 0x80000000u) ? ~b : (b | 0x80000000u);  // monotonic in f
+    all_and &= keys[k];
+    all_or |= keys[k];
     order[k] = static_cast<int>(k);
   }
+  if (n <= 1024) {  // small: one branch-light sort of packed (key, index) words
+    thread_local std::vector<std::uint64_t> packed;
+    packed.resize(n);
+    for (std::size_t k = 0; k < n; ++k) packed[k] = (std::uint64_t(keys[k]) << 32) | k;
+    std::sort(packed.begin(), packed.end());
+    for (std::size_t k = 0; k < n; ++k) order[k] = static_cast<int>(packed[k] & 0xFFFFFFFFu);
+    return;
+  }
+  const std::uint32_t varying = all_and ^ all_or;  // bits that differ between some keys
+  const int bits = n < 4096 ? 8 : 11;
+  const std::uint32_t mask = (1u << bits) - 1u;
   std::uint32_t count[2048];
-  for (int shift = 0; shift < 33; shift += 11) {
-    std::fill(std::begin(count), std::end(count), 0u);
-    for (std::size_t k = 0; k < n; ++k) ++count[(keys[k] >> shift) & 2047u];
+  for (int shift = 0; shift < 32; shift += bits) {
+    if (((varying >> shift) & mask) == 0) continue;  // every key has the same digit here
+    std::fill(count, count + mask + 1, 0u);
+    for (std::size_t k = 0; k < n; ++k) ++count[(keys[k] >> shift) & mask];
     std::uint32_t sum = 0;
-    for (auto& v : count) {
-      const std::uint32_t t = v;
-      v = sum;
+    for (std::uint32_t d = 0; d <= mask; ++d) {
+      const std::uint32_t t = count[d];
+      count[d] = sum;
       sum += t;
     }
     for (std::size_t k = 0; k < n; ++k) {
-      const std::uint32_t d = (keys[k] >> shift) & 2047u;
+      const std::uint32_t d = (keys[k] >> shift) & mask;
       tmp_keys[count[d]] = keys[k];
       tmp_order[count[d]++] = order[k];
     }
