@@ -207,6 +207,23 @@ TEST_CASE("try_read_image skips and counts failures") {
   CHECK(contains(skipped.examples()[0], "bad.jpg"));
 }
 
+TEST_CASE("round_half_even_u8 rounds like torch.round and clamps") {
+  using io::detail::round_half_even_u8;
+  CHECK(round_half_even_u8(0.5f) == 0);
+  CHECK(round_half_even_u8(1.5f) == 2);
+  CHECK(round_half_even_u8(2.5f) == 2);
+  CHECK(round_half_even_u8(2.5001f) == 3);
+  CHECK(round_half_even_u8(2.4999f) == 2);
+  CHECK(round_half_even_u8(-0.3f) == 0);
+  CHECK(round_half_even_u8(254.5f) == 254);
+  CHECK(round_half_even_u8(254.51f) == 255);
+  CHECK(round_half_even_u8(300.0f) == 255);
+  for (int k = 0; k < 25500; ++k) {
+    const float v = float(k) * 0.01f + 0.003f;
+    CHECK(round_half_even_u8(v) == std::uint8_t(std::nearbyint(v)));
+  }
+}
+
 TEST_CASE("crop_resize: identity, constant images and argument checks") {
   const auto im = test_pattern(50, 40);
   CHECK(io::crop_resize(im, {0, 0, 50, 40}, 50, 40) == im);

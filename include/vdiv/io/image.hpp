@@ -271,6 +271,43 @@ inline std::vector<linear_tap> linear_taps(std::int32_t in, std::int32_t out) {
   return taps;
 }
 
+// torch.round (half to even) of a value in [0, 255], clamped. Adding and subtracting 2^23
+// rounds to nearest-even in the default rounding mode without a libm call (x86-64 without
+// SSE4.1 cannot inline std::nearbyint); -ffast-math may fold it away, so fall back there.
+inline std::uint8_t round_half_even_u8(float v) {
+  v = std::min(std::max(v, 0.0f), 255.0f);
+#if defined(__FAST_MATH__)
+  return static_cast<std::uint8_t>(std::nearbyint(v));
+#else
+  constexpr float two_23 = 8388608.0f;
+  return static_cast<std::uint8_t>((v + two_23) - two_23);
+#endif
+}
+
+// The interpolation proper, with the channel count known at compile time so the inner loop
+// unrolls. Arithmetic order is torchvision's: (x00*wx0 + x01*wx1)*wy0 + (x10*wx0 + x11*wx1)*wy1.
+template <int Channels>
+void bilinear_rows(const image_u8& image, const crop& region, const std::vector<linear_tap>& xs,
+                   const std::vector<linear_tap>& ys, image_u8& out) {
+  const std::size_t row = std::size_t(image.width) * Channels;
+  for (std::int32_t oy = 0; oy < out.height; ++oy) {
+    const auto& ty = ys[std::size_t(oy)];
+    const std::uint8_t* r0 = image.pixels.data() + std::size_t(region.top + ty.i0) * row;
+    const std::uint8_t* r1 = image.pixels.data() + std::size_t(region.top + ty.i1) * row;
+    std::uint8_t* dst = out.pixels.data() + std::size_t(oy) * std::size_t(out.width) * Channels;
+    for (std::int32_t ox = 0; ox < out.width; ++ox) {
+      const auto& tx = xs[std::size_t(ox)];
+      const std::size_t c0 = std::size_t(region.left + tx.i0) * Channels;
+      const std::size_t c1 = std::size_t(region.left + tx.i1) * Channels;
+      for (int c = 0; c < Channels; ++c) {
+        const float top = float(r0[c0 + c]) * tx.w0 + float(r0[c1 + c]) * tx.w1;
+        const float bottom = float(r1[c0 + c]) * tx.w0 + float(r1[c1 + c]) * tx.w1;
+        dst[std::size_t(ox) * Channels + c] = round_half_even_u8(top * ty.w0 + bottom * ty.w1);
+      }
+    }
+  }
+}
+
 }  // namespace detail
 
 /// Crops `region` out of `image` and resizes it to out_width x out_height with bilinear
@@ -302,27 +339,12 @@ inline image_u8 crop_resize(const image_u8& image, const crop& region, std::int3
   }
   const auto xs = detail::linear_taps(region.width, out_width);
   const auto ys = detail::linear_taps(region.height, out_height);
-  const std::int32_t channels = image.channels;
-  image_u8 out{out_width, out_height, channels,
-               std::vector<std::uint8_t>(std::size_t(out_width) * out_height * channels)};
-  const std::size_t row = std::size_t(image.width) * channels;
-  for (std::int32_t oy = 0; oy < out_height; ++oy) {
-    const auto& ty = ys[std::size_t(oy)];
-    const std::uint8_t* r0 = image.pixels.data() + std::size_t(region.top + ty.i0) * row;
-    const std::uint8_t* r1 = image.pixels.data() + std::size_t(region.top + ty.i1) * row;
-    std::uint8_t* dst = out.pixels.data() + std::size_t(oy) * out_width * channels;
-    for (std::int32_t ox = 0; ox < out_width; ++ox) {
-      const auto& tx = xs[std::size_t(ox)];
-      const std::size_t c0 = std::size_t(region.left + tx.i0) * channels;
-      const std::size_t c1 = std::size_t(region.left + tx.i1) * channels;
-      for (std::int32_t c = 0; c < channels; ++c) {
-        const float top = float(r0[c0 + c]) * tx.w0 + float(r0[c1 + c]) * tx.w1;
-        const float bottom = float(r1[c0 + c]) * tx.w0 + float(r1[c1 + c]) * tx.w1;
-        const float v = std::nearbyint(top * ty.w0 + bottom * ty.w1);
-        dst[std::size_t(ox) * channels + c] =
-            static_cast<std::uint8_t>(std::min(std::max(v, 0.0f), 255.0f));
-      }
-    }
+  image_u8 out{out_width, out_height, image.channels,
+               std::vector<std::uint8_t>(std::size_t(out_width) * out_height * image.channels)};
+  if (image.channels == 3) {
+    detail::bilinear_rows<3>(image, region, xs, ys, out);
+  } else {
+    detail::bilinear_rows<1>(image, region, xs, ys, out);
   }
   return out;
 }
