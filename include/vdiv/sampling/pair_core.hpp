@@ -120,23 +120,30 @@ struct position_space {
   /// The (left, top) of allowed position number floor(word * valid / 2^32), row-major.
   VDIV_HOST_DEVICE constexpr void corner(std::uint32_t word, std::int64_t& left,
                                          std::int64_t& top) const {
+    // 32-bit divisions: positions < 2^32 because images have width * height < 2^32.
+    auto divmod = [](std::int64_t a, std::int64_t b, std::int64_t& q, std::int64_t& m) {
+      const auto ua = std::uint32_t(a), ub = std::uint32_t(b);
+      q = std::int64_t(ua / ub);
+      m = std::int64_t(ua % ub);
+    };
     const std::int64_t n_x = nx(), n_y = ny();
     auto r = std::int64_t((std::uint64_t(word) * std::uint64_t(valid())) >> 32);
     if (n_x == 0 || n_y == 0 || r < ya * cols) {
-      top = r / cols;
-      left = r % cols;
+      divmod(r, cols, top, left);
       return;
     }
     r -= ya * cols;
     const std::int64_t band_cols = cols - n_x;
     if (r < n_y * band_cols) {
-      top = ya + r / band_cols;
-      const std::int64_t c = r % band_cols;
+      std::int64_t q = 0, c = 0;
+      divmod(r, band_cols, q, c);
+      top = ya + q;
       left = c < xa ? c : c + n_x;
     } else {
       r -= n_y * band_cols;
-      top = yb + 1 + r / cols;
-      left = r % cols;
+      std::int64_t q = 0;
+      divmod(r, cols, q, left);
+      top = yb + 1 + q;
     }
   }
 };
