@@ -103,7 +103,7 @@ VDIV_HOST_DEVICE constexpr bool sample_local_view(const pair_options& globals,
 class multi_crop_sampler {
  public:
   /// The paper's configuration `p` for the global pair, DINO scales (see file comment).
-  explicit multi_crop_sampler(preset p, multi_crop_options options = {})
+  multi_crop_sampler(preset p, multi_crop_options options = {})
       : options_(options), globals_(make_pair_options(p)) {
     const bool scale_config = p.config == view_config::smaller_crop ||
                               p.config == view_config::larger_crop ||
