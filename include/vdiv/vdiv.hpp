@@ -17,3 +17,6 @@
 #include "sampling/random_resized_crop.hpp"
 #include "sampling/box_text.hpp"
 #include "ot/similarity.hpp"
+#include "torch/augment.hpp"
+#include "torch/loader.hpp"
+#include "torch/schedules.hpp"
