@@ -102,7 +102,12 @@ __global__ void __launch_bounds__(Cfg::threads)
   float norm_acc = 0.f;  // thread t < n: |x_t|^2; n <= t < n + m handled below
   float norm_acc_y = 0.f;
   for (std::int64_t k0 = 0; k0 < dim; k0 += KC) {
-    for (int e = t; e < 2 * NP * KC; e += TPP) {  // consecutive threads: consecutive dims
+    // Fully unrolled (the trip count is a constant) so all loads of a tile are in flight
+    // together; consecutive threads read consecutive dims of a row (128-byte transactions).
+    static_assert((2 * NP * KC) % TPP == 0, "the staging loop must divide evenly");
+#pragma unroll
+    for (int step = 0; step < (2 * NP * KC) / TPP; ++step) {
+      const int e = t + step * TPP;
       const int r = e / KC, k = e % KC;
       float val = 0.f;
       if (active && k0 + k < dim) {
