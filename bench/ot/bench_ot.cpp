@@ -73,7 +73,7 @@ struct cost_pool {
 void BM_vdiv_exact_solve(benchmark::State& st) {
   const long n = st.range(0);
   const cost_pool cp(n);
-  const vdiv::column_vector<float> a = vdiv::column_vector<float>::Constant(n, 1.f / n);
+  const vdiv::column_vector<float> a = vdiv::column_vector<float>::Constant(n, 1.f / static_cast<float>(n));
   vdiv::exact_workspace ws;
   vdiv::row_matrix<float> plan;
   long p = 0;
@@ -87,7 +87,7 @@ void BM_vdiv_exact_solve(benchmark::State& st) {
 void BM_cv_emd_solve(benchmark::State& st) {
   const long n = st.range(0);
   const cost_pool cp(n);
-  cv::Mat w(static_cast<int>(n), 1, CV_32F, cv::Scalar(1.f / n));
+  cv::Mat w(static_cast<int>(n), 1, CV_32F, cv::Scalar(1.0 / static_cast<double>(n)));
   std::vector<cv::Mat> costs;
   for (const auto& c : cp.costs) costs.emplace_back(cv::Mat(static_cast<int>(n), static_cast<int>(n), CV_32F,
                                                             const_cast<float*>(c.data())).clone());
@@ -103,7 +103,7 @@ void BM_cv_emd_solve(benchmark::State& st) {
 void BM_cv_emd(benchmark::State& st) {
   const long n = st.range(0);
   const pair_pool pool(n);
-  cv::Mat w(static_cast<int>(n), 1, CV_32F, cv::Scalar(1.f / n));
+  cv::Mat w(static_cast<int>(n), 1, CV_32F, cv::Scalar(1.0 / static_cast<double>(n)));
   vdiv::pair_cost<float> pc;
   long p = 0;
   for (auto _ : st) {
