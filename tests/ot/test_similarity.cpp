@@ -141,3 +141,20 @@ TEST_CASE("bad inputs: shapes, options and features are rejected with named erro
                          doctest::Contains("x[item 2, row 1] has a non-finite value"), vdiv::invalid_argument);
   }
 }
+
+TEST_CASE("interleaved [pair][view][patch][dim] features are scored without a split copy") {
+  std::mt19937_64 rng(vdiv::test::seed() + 11);
+  const long B = 6, P = 13, D = 40;
+  const auto f = random_features(rng, B * 2 * P, D);  // rows: pair-major, view, patch
+  std::vector<float> xs(B * P * D), ys(B * P * D);
+  for (long b = 0; b < B; ++b) {
+    std::copy_n(f.data() + (2 * b) * P * D, P * D, xs.data() + b * P * D);
+    std::copy_n(f.data() + (2 * b + 1) * P * D, P * D, ys.data() + b * P * D);
+  }
+  const vdiv::feature_batch<float> x{f.data(), B, P, D, 0, 1, 2 * P * D};
+  const vdiv::feature_batch<float> y{f.data() + P * D, B, P, D, 0, 1, 2 * P * D};
+  for (int threads : {1, 2}) {
+    CHECK(vdiv::similarity(vdiv::cpu{.threads = threads}, x, y) ==
+          vdiv::similarity(vdiv::cpu{}, vdiv::features(xs.data(), B, P, D), vdiv::features(ys.data(), B, P, D)));
+  }
+}
