@@ -54,6 +54,7 @@ TORCH_MODULE_IMPL(dino_net, dino_net_impl);
 }  // namespace
 
 int main(int argc, char** argv) {
+  vt::prefer_passive_openmp(argv);
   CLI::App app{"DINO pre-training with vdiv multi-crop view configurations"};
   std::string data, views = "coco:baseline", out = "dino_run", arch = "vit_tiny";
   int size = 224, local_size = 96, batch = 64, epochs = 100, threads = 0, out_dim = 65536;

@@ -77,6 +77,7 @@ std::pair<::torch::Tensor, ::torch::Tensor> folder_tensors(const std::filesystem
 }  // namespace
 
 int main(int argc, char** argv) {
+  vt::prefer_passive_openmp(argv);
   CLI::App app{"k-NN and linear-probe evaluation of a frozen TorchScript encoder"};
   std::string encoder_path, dataset = "fashion-mnist", folder, out;
   int size = 32, threads = 0, k = 20;

@@ -9,6 +9,7 @@
 #   examples/experiment/run_experiment.sh --bin build/bin --out runs/smoke --smoke  # ~1-2 minutes
 #
 # Options: --configs a,b,c (default: all 8 of the paper), --seed S, --epochs E, --scenes N,
+# --pairs P (pairs per config for vdiv score),
 # --score-encoder baseline|random (encoder `vdiv score` uses for every config; default: the
 # baseline-pretrained backbone, as the paper scored with one pre-trained encoder).
 # A rerun with the same --out resumes: finished trainings/evaluations are kept, and an
@@ -23,6 +24,7 @@ SEED=0
 EPOCHS=""
 SCENES=""
 SCORE_ENCODER="baseline"
+PAIRS=""
 PY=${PYTHON:-/usr/bin/python3}
 while [[ $# -gt 0 ]]; do
   case "$1" in
@@ -34,6 +36,7 @@ while [[ $# -gt 0 ]]; do
     --epochs) EPOCHS="$2"; shift 2 ;;
     --scenes) SCENES="$2"; shift 2 ;;
     --score-encoder) SCORE_ENCODER="$2"; shift 2 ;;
+    --pairs) PAIRS="$2"; shift 2 ;;
     -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
     *) echo "run_experiment.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
@@ -53,14 +56,14 @@ if [[ $SMOKE == 1 ]]; then
   SCENE_ARGS=(--width 96 --height 72 --size-min 16 --size-max 40)
   MOCO_ARGS=(--arch resnet18 --width 8 --small-stem --size 32 --batch 16 --queue 64 --workers 1)
   EVAL_ARGS=(--size 32 --train-limit 300 --test-limit 100 --linear-epochs 5)
-  SCORE_ARGS=(--pairs 6)
+  SCORE_ARGS=(--pairs "${PAIRS:-6}")
 else
   : "${CONFIGS:=baseline,zero_overlap,instance_vs_background,only_background,lower_bound,smaller_crop,larger_crop,smaller_crop_zero_overlap}"
-  : "${SCENES:=1000}"; : "${EPOCHS:=8}"
+  : "${SCENES:=4000}"; : "${EPOCHS:=40}"
   SCENE_ARGS=(--width 160 --height 120 --size-min 24 --size-max 72)
   MOCO_ARGS=(--arch resnet18 --width 16 --small-stem --size 32 --batch 32 --queue 1024 --workers 2)
   EVAL_ARGS=(--size 32 --train-limit 5000 --test-limit 1000 --linear-epochs 30)
-  SCORE_ARGS=(--pairs 100)
+  SCORE_ARGS=(--pairs "${PAIRS:-100}")
 fi
 
 mkdir -p "$OUT"

@@ -25,6 +25,7 @@
 namespace vt = vdiv::train;
 
 int main(int argc, char** argv) {
+  vt::prefer_passive_openmp(argv);
   CLI::App app{"MoCo-v2 pre-training with vdiv view configurations"};
   std::string data, views = "coco:baseline", out = "moco_run", arch = "resnet18";
   int width = 64, size = 224, batch = 256, epochs = 200, threads = 0, bn_splits = 1;
