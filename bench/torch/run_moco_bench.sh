@@ -9,6 +9,8 @@
 set -euo pipefail
 BIN=""; STEPS=12; BATCH=32; SIZE=64; THREADS=2; WORKERS=2; WIDTH=64; REPEATS=1; WORK=""
 PY=${PYTHON:-/usr/bin/python3}
+# Both sides under the same OpenMP wait policy (vdiv-moco-v2 would set PASSIVE for itself).
+export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE}
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --bin) BIN="$2"; shift 2 ;; --steps) STEPS="$2"; shift 2 ;; --batch) BATCH="$2"; shift 2 ;;
@@ -23,7 +25,7 @@ WORK=${WORK:-$(mktemp -d)}
 COUNT=$(( BATCH * (STEPS + 2) ))   # one epoch covers every step: no checkpoint inside the timing
 [[ -f "$WORK/scenes/instances.json" ]] || "$BIN/vdiv" make-scenes --out "$WORK/scenes" --count "$COUNT" \
     --width 160 --height 120 --size-min 24 --size-max 72 >/dev/null
-echo "scenes: $COUNT images 160x120 in $WORK/scenes; batch $BATCH, size $SIZE, ResNet-18 width $WIDTH, threads $THREADS, workers $WORKERS, $STEPS steps (2 warm-up)"
+echo "OMP_WAIT_POLICY=$OMP_WAIT_POLICY; scenes: $COUNT images 160x120 in $WORK/scenes; batch $BATCH, size $SIZE, ResNet-18 width $WIDTH, threads $THREADS, workers $WORKERS, $STEPS steps (2 warm-up)"
 for r in $(seq "$REPEATS"); do
   py=$("$PY" "$HERE/moco_reference.py" --data "$WORK/scenes" --size "$SIZE" --batch "$BATCH" --queue 4096 \
         --steps "$STEPS" --warmup 2 --workers "$WORKERS" --threads "$THREADS" | grep '^throughput' | awk '{print $2}')
