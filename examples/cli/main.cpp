@@ -1,5 +1,9 @@
 // The `vdiv` command-line tool. Each sub-command lives in its own cmd_*.cpp file.
+#include <unistd.h>
+
 #include <algorithm>
+#include <cstdlib>
+#include <cstring>
 #include <cstdio>
 #include <exception>
 #include <vdiv/core/error.hpp>
@@ -7,6 +11,15 @@
 #include "command.hpp"
 
 int main(int argc, char** argv) {
+#if defined(VDIV_CLI_WITH_TORCH)
+  // LibTorch's OpenMP threads spin while waiting; next to our decoding threads on a small machine
+  // that starves the encoder (see examples/common/run_util.hpp, prefer_passive_openmp, for the
+  // measurement). libgomp reads OMP_WAIT_POLICY when loaded, so set it and re-execute once.
+  if (argc > 1 && std::strcmp(argv[1], "score") == 0 && std::getenv("OMP_WAIT_POLICY") == nullptr) {
+    ::setenv("OMP_WAIT_POLICY", "PASSIVE", 1);
+    ::execv("/proc/self/exe", argv);  // returns only on failure: carry on with the default
+  }
+#endif
   CLI::App app{"vdiv: view samplers and EMD view-diversity scores for self-supervised learning"};
   app.require_subcommand(1);
   auto& registry = vdiv::cli::command_registry();
