@@ -39,7 +39,7 @@ struct score_args {
   std::string plot;
   std::string accuracy_csv;
   unsigned threads = 2;
-  std::size_t chunk = 32;
+  std::size_t chunk = 8;
   bool fresh = false;
 };
 

@@ -84,7 +84,7 @@ struct score_options {
   std::int32_t view_size = 224;          ///< views are resized to this before patching (as in SSL)
   std::int32_t patch_size = 84;          ///< each patch is resized to this for the encoder
   unsigned threads = 2;                  ///< CPU threads for decoding and cropping
-  std::size_t chunk_pairs = 32;          ///< pairs per encoder batch
+  std::size_t chunk_pairs = 8;           ///< pairs per encoder batch (small batches stay in cache)
   emd_options ot{};
   int ot_threads = 1;
 };

@@ -38,6 +38,12 @@ class torchscript_encoder {
                      e.what_without_backtrace());
     }
     module_.eval();
+    // Freezing folds batch-norm into convolutions and lets LibTorch pick oneDNN kernels; modules
+    // that cannot be frozen (e.g. with mutable attributes) run as loaded.
+    try {
+      module_ = torch::jit::optimize_for_inference(module_);
+    } catch (const c10::Error&) {
+    }
     mean_ = torch::tensor(std::vector<float>(norm.mean.begin(), norm.mean.end()))
                 .view({1, 3, 1, 1})
                 .to(device);
