@@ -323,20 +323,14 @@ inline run_report score(const std::vector<dataset_entry>& data, const score_opti
                          " floats, expected count x dim");
         auto t1 = clock::now();
         report.time.encode += std::chrono::duration<double>(t1 - t0).count();
-        // Features are [pair][view][patch][dim]: split views into x and y batches.
-        std::vector<float> x(std::size_t(n) * std::size_t(patches * dim));
-        std::vector<float> y(x.size());
-        const std::size_t view_floats = std::size_t(patches * dim);
-        for (std::size_t k = 0; k < n; ++k) {
-          std::copy_n(features.begin() + std::ptrdiff_t(2 * k * view_floats), view_floats,
-                      x.begin() + std::ptrdiff_t(k * view_floats));
-          std::copy_n(features.begin() + std::ptrdiff_t((2 * k + 1) * view_floats), view_floats,
-                      y.begin() + std::ptrdiff_t(k * view_floats));
-        }
-        const auto s = similarity(cpu{.threads = options.ot_threads},
-                                  feature_batch<float>{x.data(), std::int64_t(n), patches, dim},
-                                  feature_batch<float>{y.data(), std::int64_t(n), patches, dim},
-                                  options.ot);
+        // Features are [pair][view][patch][dim]: x and y are strided views of the same buffer
+        // (batch stride = both views), so nothing is copied.
+        const std::int64_t pair_stride = 2 * patches * dim;
+        const feature_batch<float> x{.data = features.data(), .batch = std::int64_t(n),
+                                     .rows = patches, .dim = dim, .batch_stride = pair_stride};
+        feature_batch<float> y = x;
+        y.data = features.data() + patches * dim;
+        const auto s = similarity(cpu{.threads = options.ot_threads}, x, y, options.ot);
         report.time.ot += std::chrono::duration<double>(clock::now() - t1).count();
         for (std::size_t k = 0; k < n; ++k) {
           const std::uint32_t pair = chunk.indices[k];
