@@ -11,14 +11,12 @@
 /// the score does not depend on the thread count, the chunk size or where a run was resumed.
 
 #include <algorithm>
-#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <cstdint>
 #include <filesystem>
 #include <functional>
 #include <future>
-#include <numeric>
 #include <optional>
 #include <set>
 #include <span>
