@@ -16,6 +16,13 @@
 
 #include "command.hpp"
 
+#ifdef VDIV_CLI_WITH_CUDA
+namespace vdiv::cli {
+// Defined in cmd_score_cuda.cu: the estimator's CUDA OT backend (reads device features).
+estimator::ot_backend score_cuda_ot_backend();
+}  // namespace vdiv::cli
+#endif
+
 namespace {
 namespace fs = std::filesystem;
 namespace est = vdiv::estimator;
@@ -180,6 +187,27 @@ void run_score(const score_args& a) {
     return std::vector<float>(features.data_ptr<float>(),
                               features.data_ptr<float>() + features.numel());
   };
+  // --device cuda: OT runs on the GPU too, on the encoder's CUDA output as it is (no copy of
+  // the features to the host). The exact solver is CPU-only, so it keeps the host path.
+  bool ot_on_gpu = false;
+  est::block_encoder_fn encode_on_device;
+  if (a.device == "cuda" && options.ot.solver != vdiv::solver_kind::exact) {
+#ifdef VDIV_CLI_WITH_CUDA
+    options.ot_engine = vdiv::cli::score_cuda_ot_backend();
+    ot_on_gpu = true;
+    encode_on_device = [&](std::span<const float> images, std::int64_t count, std::int32_t size) {
+      const auto input = torch::from_blob(const_cast<float*>(images.data()),
+                                          {count, 3, size, size}, torch::kFloat32);
+      auto features = std::make_shared<torch::Tensor>(encoder.encode_on_device(input));
+      VDIV_EXPECTS(features->is_cuda(), "--device cuda: the encoder's output is not on the GPU");
+      return est::feature_block{.data = features->data_ptr<float>(),
+                                .count = features->size(0),
+                                .dim = features->size(1),
+                                .memory = est::feature_memory::device,
+                                .owner = features};
+    };
+#endif
+  }
 
   const fs::path out = a.out;
   const fs::path checkpoint_file = out.string() + ".ckpt.jsonl";
@@ -192,7 +220,8 @@ void run_score(const score_args& a) {
   }
   progress_bar bar;
   bar.set_first(ckpt.done().size());
-  auto report = est::score(entries, options, encode, &ckpt, std::ref(bar));
+  auto report = ot_on_gpu ? est::score(entries, options, encode_on_device, &ckpt, std::ref(bar))
+                          : est::score(entries, options, encode, &ckpt, std::ref(bar));
   report.settings["data"] = a.data[0] + ":" + a.data[1];
   report.settings["encoder"] = a.encoder;
   report.settings["weights"] = a.weights;
@@ -246,7 +275,7 @@ const vdiv::cli::register_command registration{"score", [](CLI::App& app) {
   sub->add_option("--fraction", args->fraction, "fraction of the dataset's images to use")->capture_default_str();
   sub->add_option("--pairs", args->pairs, "pairs per config (default: one per selected image)");
   sub->add_option("--seed", args->seed, "seed of every random draw")->capture_default_str();
-  sub->add_option("--device", args->device, "encoder device: cpu | cuda")->capture_default_str();
+  sub->add_option("--device", args->device, "encoder and OT device: cpu | cuda (OT on the GPU too, except --solver exact)")->capture_default_str();
   sub->add_option("--out", args->out, "JSON report (checkpoint: <out>.ckpt.jsonl)")->capture_default_str();
   sub->add_option("--plot", args->plot, "PNG plot (default: <out> with .png)");
   sub->add_option("--accuracy", args->accuracy_csv, "CSV 'config,accuracy' to plot accuracy vs S");

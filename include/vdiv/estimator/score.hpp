@@ -33,6 +33,7 @@
 #include "../sampling/patches.hpp"
 #include "../sampling/presets.hpp"
 #include "checkpoint.hpp"
+#include "ot_backend.hpp"
 #include "report.hpp"
 #include "statistics.hpp"
 
@@ -69,6 +70,11 @@ using encoder_fn = std::function<std::vector<float>(std::span<const float> image
                                                     std::int64_t count, std::int32_t size,
                                                     std::int64_t& dim)>;
 
+/// Encoder whose output may stay where it was computed (e.g. a CUDA tensor): returns `count`
+/// features as a feature_block in the memory the configured ot_backend reads.
+using block_encoder_fn = std::function<feature_block(std::span<const float> images,
+                                                     std::int64_t count, std::int32_t size)>;
+
 /// Called after every chunk: pairs done so far (of `total`, over all configs).
 using progress_fn = std::function<void(std::size_t done, std::size_t total)>;
 
@@ -84,7 +90,8 @@ struct score_options {
   unsigned threads = 2;                  ///< CPU threads for decoding and cropping
   std::size_t chunk_pairs = 8;           ///< pairs per encoder batch (small batches stay in cache)
   emd_options ot{};
-  int ot_threads = 1;
+  int ot_threads = 1;                    ///< threads of the default (CPU) OT engine
+  ot_backend ot_engine{};                ///< where OT runs; default: the CPU engine
 };
 
 /// Images selected for a run: a keyed shuffle of the dataset, so any prefix of it is itself a
@@ -147,10 +154,11 @@ struct prepared_chunk {
 }  // namespace detail
 
 /// Scores every configured view config over the dataset. Resumes from `ckpt` (may be null) and
-/// records into it. Throws vdiv::invalid_argument for bad options; unreadable images are skipped
-/// and counted per config, never fatal.
+/// records into it. Throws vdiv::invalid_argument for bad options, and when the encoder's
+/// feature memory is not the one `options.ot_engine` reads; unreadable images are skipped and
+/// counted per config, never fatal.
 inline run_report score(const std::vector<dataset_entry>& data, const score_options& options,
-                        const encoder_fn& encoder, checkpoint* ckpt = nullptr,
+                        const block_encoder_fn& encoder, checkpoint* ckpt = nullptr,
                         const progress_fn& progress = {}) {
   using clock = std::chrono::steady_clock;
   const auto run_start = clock::now();
@@ -172,7 +180,8 @@ inline run_report score(const std::vector<dataset_entry>& data, const score_opti
                      {"seed", std::to_string(options.seed)},
                      {"images", std::to_string(data.size())},
                      {"images_selected", std::to_string(selected.size())},
-                     {"pairs_per_config", std::to_string(pairs)}};
+                     {"pairs_per_config", std::to_string(pairs)},
+                     {"ot_backend", options.ot_engine.name}};
   std::set<std::uint32_t> bad_images;
   const std::size_t total = pairs * options.configs.size();
   std::size_t done_overall = 0;
@@ -313,22 +322,34 @@ inline run_report score(const std::vector<dataset_entry>& data, const score_opti
       const std::size_t n = chunk.indices.size();
       if (n > 0) {
         auto t0 = clock::now();
-        std::int64_t dim = 0;
-        const std::vector<float> features =
-            encoder(chunk.pixels, std::int64_t(n) * 2 * patches, size, dim);
-        VDIV_EXPECTS(dim > 0 && features.size() == std::size_t(n) * 2 * std::size_t(patches) * std::size_t(dim),
-                     "encoder returned " + std::to_string(features.size()) +
-                         " floats, expected count x dim");
+        const std::int64_t count = std::int64_t(n) * 2 * patches;
+        const feature_block features = encoder(chunk.pixels, count, size);
+        VDIV_EXPECTS(features.data != nullptr && features.dim > 0 && features.count == count,
+                     "encoder returned " + std::to_string(features.count) + " x " +
+                         std::to_string(features.dim) + " features, expected " +
+                         std::to_string(count) + " x dim");
+        VDIV_EXPECTS(features.memory == options.ot_engine.memory,
+                     "the encoder returned features in " +
+                         std::string(features.memory == feature_memory::host ? "host" : "device") +
+                         " memory but the OT backend '" + options.ot_engine.name + "' reads " +
+                         (options.ot_engine.memory == feature_memory::host ? "host" : "device") +
+                         " memory: pair a GPU encoder with a GPU OT backend, or return host features");
+        const std::int64_t dim = features.dim;
         auto t1 = clock::now();
         report.time.encode += std::chrono::duration<double>(t1 - t0).count();
         // Features are [pair][view][patch][dim]: x and y are strided views of the same buffer
         // (batch stride = both views), so nothing is copied.
         const std::int64_t pair_stride = 2 * patches * dim;
-        const feature_batch<float> x{.data = features.data(), .batch = std::int64_t(n),
+        const feature_batch<float> x{.data = features.data, .batch = std::int64_t(n),
                                      .rows = patches, .dim = dim, .batch_stride = pair_stride};
         feature_batch<float> y = x;
-        y.data = features.data() + patches * dim;
-        const auto s = similarity(cpu{.threads = options.ot_threads}, x, y, options.ot);
+        y.data = features.data + patches * dim;
+        const std::vector<float> s = options.ot_engine.run
+                                         ? options.ot_engine.run(x, y, options.ot)
+                                         : similarity(cpu{.threads = options.ot_threads}, x, y, options.ot);
+        VDIV_EXPECTS(s.size() == n, "OT backend '" + options.ot_engine.name + "' returned " +
+                                        std::to_string(s.size()) + " similarities for " +
+                                        std::to_string(n) + " pairs");
         report.time.ot += std::chrono::duration<double>(clock::now() - t1).count();
         for (std::size_t k = 0; k < n; ++k) {
           const std::uint32_t pair = chunk.indices[k];
@@ -368,6 +389,24 @@ inline run_report score(const std::vector<dataset_entry>& data, const score_opti
   report.images_skipped = bad_images.size();
   report.time.total = std::chrono::duration<double>(clock::now() - run_start).count();
   return report;
+}
+
+/// Scores with an encoder that returns host features (count x dim floats; sets `dim`): the
+/// features are read in place by the default CPU OT engine (or a host-memory `ot_engine`).
+inline run_report score(const std::vector<dataset_entry>& data, const score_options& options,
+                        const encoder_fn& encoder, checkpoint* ckpt = nullptr,
+                        const progress_fn& progress = {}) {
+  const block_encoder_fn host_block = [&encoder](std::span<const float> images,
+                                                 std::int64_t count, std::int32_t size) {
+    std::int64_t dim = 0;
+    auto features = std::make_shared<std::vector<float>>(encoder(images, count, size, dim));
+    VDIV_EXPECTS(dim > 0 && features->size() == std::size_t(count) * std::size_t(dim),
+                 "encoder returned " + std::to_string(features->size()) +
+                     " floats, expected count x dim");
+    return feature_block{.data = features->data(), .count = count, .dim = dim,
+                         .memory = feature_memory::host, .owner = features};
+  };
+  return score(data, options, host_block, ckpt, progress);
 }
 
 }  // namespace vdiv::estimator

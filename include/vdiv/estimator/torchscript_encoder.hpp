@@ -54,6 +54,12 @@ class torchscript_encoder {
 
   /// Encodes a batch; returns contiguous float32 N x D on the CPU.
   torch::Tensor encode(const torch::Tensor& images) {
+    return encode_on_device(images).to(torch::kCPU, torch::kFloat32).contiguous();
+  }
+
+  /// Encodes a batch; returns contiguous float32 N x D on the encoder's device (a GPU OT
+  /// backend reads it there, so the features never cross to the host).
+  torch::Tensor encode_on_device(const torch::Tensor& images) {
     VDIV_EXPECTS(images.dim() == 4 && images.size(1) == 3,
                  "encoder input must be N x 3 x H x W, got " + shape_of(images));
     torch::NoGradGuard no_grad;
@@ -69,7 +75,7 @@ class torchscript_encoder {
       throw error("encoder must return N x D or N x D x h x w, got " + shape_of(output) +
                   " for input " + shape_of(images));
     }
-    return output.to(torch::kCPU, torch::kFloat32).contiguous();
+    return output.to(torch::kFloat32).contiguous();
   }
 
   const torch::Device& device() const { return device_; }
