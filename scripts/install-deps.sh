@@ -6,7 +6,7 @@ set -euo pipefail
 packages=(
   build-essential cmake pkg-config git
   libeigen3-dev xtensor-dev xtl-dev doctest-dev libbenchmark-dev libcli11-dev
-  nlohmann-json3-dev libsimdjson-dev libturbojpeg0-dev libpng-dev libopencv-dev libtorch-dev
+  nlohmann-json3-dev libsimdjson-dev libturbojpeg0-dev libpng-dev libopencv-dev libtorch-dev libgloo-dev
   python3 python3-numpy python3-pot python3-torch python3-torchvision python3-opencv
   python3-matplotlib python3-skimage dataset-fashion-mnist
 )

@@ -203,7 +203,9 @@ struct multi_batch {
 };
 
 /// Builds DINO multi-crop batches from a vdiv multi_crop_sampler: views 0-1 global (DINO's two
-/// global pipelines), the rest local.
+/// global pipelines), the rest local. lower_bound: the partner image is
+/// lower_bound_partner(key, N) as in pair_batch_maker; global 1 and the odd local crops (local
+/// j belongs to global j % 2, the sampler's rule) are cut from it.
 struct multi_batch_maker {
   const train_set* set;
   const multi_crop_sampler* sampler;
@@ -223,14 +225,19 @@ struct multi_batch_maker {
     for (std::int64_t i = 0; i < b; ++i) {
       const std::uint32_t idx = indices[i];
       const sample_key key{.seed = seed, .epoch = epoch, .index = idx};
-      const auto ms = sampler->sample(boxes_of(*set, idx), key);
+      const bool two = sampler->needs_second_image();
+      const std::uint32_t second = two ? lower_bound_partner(key, set->size()) : idx;
+      const auto ms = two ? sampler->sample(boxes_of(*set, idx), boxes_of(*set, second), key)
+                          : sampler->sample(boxes_of(*set, idx), key);
       VDIV_EXPECTS(ms.views.size() == nviews,
                    "multi_batch_maker: the sampler returned another number of views than asked");
       out.fallbacks += ms.fell_back ? 1u : 0u;
       const auto px = pixels_of(*set, idx);
+      const auto px2 = two ? pixels_of(*set, second) : io::image_u8{};
       for (std::uint32_t v = 0; v < nviews; ++v) {
         const int s = v < 2 ? global_size : local_size;
-        render_view(px, ms.views[v], s, dino_augment(v < 2 ? int(v) : 2),
+        const bool from_second = two && (v < 2 ? v == 1 : (v - 2) % 2 == 1);
+        render_view(from_second ? px2 : px, ms.views[v], s, dino_augment(v < 2 ? int(v) : 2),
                     rng_key{.seed = seed, .epoch = epoch, .index = idx, .view = std::uint16_t(v)},
                     out.views[v].data_ptr<float>() + i * std::size_t(3) * s * s);
       }

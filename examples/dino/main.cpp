@@ -10,6 +10,12 @@
 // gradient clipping; the head's last layer frozen for the first epoch(s).
 // Writes <out>/checkpoint.pt each epoch (resumable), <out>/log.csv and <out>/backbone.pt (the
 // teacher's backbone as TorchScript: N x 3 x H x W -> N x dim).
+// `--views coco:lower_bound`: global view 1 and the odd local crops come from a second image,
+// lower_bound_partner(seed, epoch, index) as in vdiv-moco-v2 (multi_crop_sampler's rule: local
+// j is cut from the image of global j % 2).
+// Data-parallel: one process per rank with --rank R --world-size W --dist-file PATH (or
+// --dist-addr HOST:PORT); gradients averaged over the ranks (Gloo) before clipping, the batch
+// center averaged over the ranks; rank 0 logs, checkpoints and exports.
 #include <CLI/CLI.hpp>
 
 #include <cstdio>
@@ -22,6 +28,7 @@
 #include <vdiv/torch/schedules.hpp>
 
 #include "data.hpp"
+#include "distributed.hpp"
 #include "models.hpp"
 #include "run_util.hpp"
 #include "ssl.hpp"
@@ -74,9 +81,9 @@ int main(int argc, char** argv) {
   app.add_option("--local-size", local_size, "local crop size");
   app.add_option("--local-crops", local_crops, "number of local crops K");
   app.add_option("--out-dim", out_dim, "DINO head output dimension");
-  app.add_option("--batch", batch);
+  app.add_option("--batch", batch, "batch size per rank");
   app.add_option("--epochs", epochs);
-  app.add_option("--lr", lr, "peak lr (default 0.0005 * batch / 256)");
+  app.add_option("--lr", lr, "peak lr (default 0.0005 * batch * world-size / 256)");
   app.add_option("--min-lr", min_lr);
   app.add_option("--warmup-epochs", warmup_epochs);
   app.add_option("--wd", wd, "weight decay at the start (cosine to --wd-end)");
@@ -91,8 +98,15 @@ int main(int argc, char** argv) {
   app.add_option("--freeze-last-layer", freeze_last_layer, "epochs the head's last layer stays frozen");
   app.add_option("--workers", workers);
   app.add_option("--threads", threads);
-  app.add_option("--rank", rank);
-  app.add_option("--world-size", world);
+  app.add_option("--rank", rank, "this process's rank (data-parallel training)");
+  app.add_option("--world-size", world, "number of ranks (data-parallel training)");
+  std::string dist_file, dist_addr;
+  std::int64_t dist_timeout = 1800;
+  bool no_sync = false;
+  app.add_option("--dist-file", dist_file, "rendezvous file for --world-size > 1 (shared, must not exist yet)");
+  app.add_option("--dist-addr", dist_addr, "rendezvous HOST:PORT for --world-size > 1 (rank 0 listens)");
+  app.add_option("--dist-timeout", dist_timeout, "seconds a rank waits for the others before failing");
+  app.add_flag("--no-sync", no_sync, "ranks only shard the data, no gradient averaging (comparisons)");
   app.add_option("--seed", seed);
   app.add_option("--limit", limit, "use at most this many images");
   app.add_option("--max-steps", max_steps);
@@ -105,6 +119,13 @@ int main(int argc, char** argv) {
     torch::manual_seed(seed);
     const std::filesystem::path out_dir(out);
     std::filesystem::create_directories(out_dir);
+    VDIV_EXPECTS(world >= 1 && rank < world, "--rank must be < --world-size");
+    // --no-sync: independent ranks (no process group); rank 0 still owns the outputs.
+    const vt::process_group pg(no_sync ? vt::dist_options{}
+                                       : vt::dist_options{.rank = rank, .world_size = world, .file = dist_file,
+                                                          .addr = dist_addr, .timeout_s = dist_timeout});
+    const bool main_rank = rank == 0;
+    std::ostream& say = main_rank ? std::cout : vt::null_stream();
     auto set = vt::load_train_set(data, std::size_t(cache_gib * (1ull << 30)), 2, limit);
     const auto preset = vdiv::parse_preset(views);
     vdiv::multi_crop_options mco;
@@ -112,8 +133,6 @@ int main(int argc, char** argv) {
     mco.global_size = size;
     mco.local_size = local_size;
     const vdiv::multi_crop_sampler sampler(preset, mco);
-    VDIV_EXPECTS(!sampler.needs_second_image(),
-                 "vdiv-dino: lower_bound is a two-image configuration; use vdiv-moco-v2 for it");
 
     const auto vo = arch == "vit_small16" ? vt::vit_small16() : vt::vit_tiny(size);
     auto v = vo;
@@ -130,7 +149,7 @@ int main(int argc, char** argv) {
       if (!p.value().requires_grad()) continue;
       (p.value().dim() == 1 ? plain : decayed).push_back(p.value());
     }
-    if (lr < 0) lr = 0.0005 * batch / 256.0;
+    if (lr < 0) lr = 0.0005 * batch * pg.world_size() / 256.0;  // DINO: total batch / 256
     std::vector<torch::optim::OptimizerParamGroup> groups;
     groups.emplace_back(decayed, std::make_unique<torch::optim::AdamWOptions>(lr));
     groups.emplace_back(plain, std::make_unique<torch::optim::AdamWOptions>(lr));
@@ -147,9 +166,10 @@ int main(int argc, char** argv) {
     const vt::cosine_schedule m_at{.base = m_teacher, .final_value = 1.0, .total_steps = total};
     const vt::teacher_temp_schedule tt_at{.warmup_temp = warmup_teacher_temp, .temp = teacher_temp,
                                           .warmup_epochs = std::min(warmup_teacher_epochs, epochs)};
-    std::cout << v << "\n" << ho << "\nviews=" << vdiv::to_string(preset) << " " << mco << " batch=" << batch
+    say << v << "\n" << ho << "\nviews=" << vdiv::to_string(preset) << " " << mco << " batch=" << batch
               << " epochs=" << epochs << " steps/epoch=" << spe << " lr=" << lr << " threads=" << nthreads
-              << " workers=" << workers << "\n";
+              << " workers=" << workers << " rank=" << rank << "/" << world
+              << (pg.active() ? " (gradients averaged over the ranks)" : world > 1 ? " (no sync)" : "") << "\n";
 
     const auto ckpt = out_dir / "checkpoint.pt";
     int start_epoch = 0;
@@ -164,9 +184,22 @@ int main(int argc, char** argv) {
       start_epoch = int(vt::read_int(a, "next_epoch"));
       if (std::uint64_t(vt::read_int(a, "seed")) != seed)
         throw vdiv::invalid_argument("--seed differs from the checkpoint's; pass the same seed or --no-resume");
-      std::cout << "resumed from " << ckpt << " at epoch " << start_epoch << "\n";
+      say << "resumed from " << ckpt << " at epoch " << start_epoch << "\n";
     }
-    std::ofstream log(out_dir / "log.csv", start_epoch > 0 ? std::ios::app : std::ios::trunc);
+    if (pg.active()) {
+      // Every rank resumes from rank 0's epoch (the checkpoint folder must be shared), then
+      // takes rank 0's state, so all ranks start identical.
+      const auto main_epoch = pg.broadcast_value(start_epoch);
+      if (pg.sum({main_epoch != start_epoch ? 1.0 : 0.0})[0] > 0)
+        throw vdiv::invalid_argument("the ranks found different checkpoints in --out (rank " + std::to_string(rank) +
+                                     " at epoch " + std::to_string(start_epoch) + ", rank 0 at " +
+                                     std::to_string(main_epoch) + "); --out must be one folder all ranks share");
+      pg.broadcast_module(*student);
+      pg.broadcast_module(*teacher);
+      pg.broadcast_({center});
+    }
+    std::ofstream log;
+    if (main_rank) log.open(out_dir / "log.csv", start_epoch > 0 ? std::ios::app : std::ios::trunc);
     if (start_epoch == 0) log << "epoch,loss,lr,wd,teacher_momentum,teacher_temp,images_per_s,fallbacks,seconds\n";
     std::int64_t step = std::int64_t(start_epoch) * spe;
     const auto nviews = std::int64_t(2 + local_crops);
@@ -193,11 +226,19 @@ int main(int argc, char** argv) {
         auto loss = vt::dino_loss(s_out, t_out, center, nviews, student_temp, ttemp);
         opt.zero_grad();
         loss.backward();
+        pg.average_gradients(student->parameters());  // before clipping, as DDP's backward
         if (clip > 0) vt::clip_each_gradient(student->parameters(), clip);
         if (epoch < freeze_last_layer) student->head->last_v.mutable_grad().reset();
         opt.step();
         vt::ema_update(*teacher, *student, m_at(step));
-        vt::update_center(center, t_out, center_m);
+        if (pg.active()) {  // DINO's update_center: the batch mean over all ranks
+          torch::NoGradGuard ng;
+          auto batch_center = t_out.mean(0, true);
+          pg.average_({batch_center});
+          center.mul_(center_m).add_(batch_center, 1.0 - center_m);
+        } else {
+          vt::update_center(center, t_out, center_m);
+        }
         loss_sum += loss.item<double>();
         seen += b->views[0].size(0);
         fallbacks += b->fallbacks;
@@ -205,15 +246,25 @@ int main(int argc, char** argv) {
         ++step;
         if (max_steps > 0 && step >= max_steps) { stop = true; break; }
       }
-      const double secs = clock.seconds(), ips = double(seen) / secs;
+      const double secs = clock.seconds();
+      if (pg.active()) {  // the log shows all ranks: mean loss, images of every rank
+        const auto t = pg.sum({loss_sum, double(seen), double(fallbacks)});
+        loss_sum = t[0] / pg.world_size();
+        seen = std::int64_t(t[1]);
+        fallbacks = std::uint64_t(t[2]);
+      }
+      const double ips = double(seen) / secs;
       const double mean_loss = loss_sum / double(std::max<std::int64_t>(nb, 1));
-      std::cout << "epoch " << epoch << " loss " << std::fixed << std::setprecision(4) << mean_loss << " lr "
+      say << "epoch " << epoch << " loss " << std::fixed << std::setprecision(4) << mean_loss << " lr "
                 << std::scientific << std::setprecision(2) << lr_at(step - 1) << " teacher_temp " << std::fixed
                 << ttemp << " " << std::setprecision(1) << ips << " img/s fallbacks " << fallbacks << " (" << secs
                 << " s)" << std::endl;
       log << epoch << ',' << mean_loss << ',' << lr_at(step - 1) << ',' << wd_at(step - 1) << ','
           << m_at(step - 1) << ',' << ttemp << ',' << ips << ',' << fallbacks << ',' << secs << std::endl;
+      pg.broadcast_buffers(*student);
+      pg.broadcast_buffers(*teacher);
       if (stop) break;
+      if (!main_rank) continue;
       torch::serialize::OutputArchive a;
       vt::write_module(a, "student", *student);
       vt::write_module(a, "teacher", *teacher);
@@ -226,6 +277,12 @@ int main(int argc, char** argv) {
       vt::write_int(a, "out_dim", out_dim);
       vt::save_atomic(a, ckpt);
     }
+    auto state = vt::module_state(*student);
+    for (auto& t : vt::module_state(*teacher)) state.push_back(t);
+    state.push_back(center);
+    std::cout << "state checksum rank " << rank << ": " << std::hex << vt::state_checksum(state) << std::dec
+              << std::endl;
+    if (!main_rank) return 0;
     teacher->backbone->eval();
     auto scripted = vt::script_vit(teacher->backbone);
     scripted.save((out_dir / "backbone.pt").string());

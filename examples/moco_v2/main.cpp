@@ -8,6 +8,11 @@
 // <out>/log.csv, and at the end <out>/backbone.pt (TorchScript: N x 3 x H x W -> N x D, ImageNet-
 // normalised input, for `vdiv score` and vdiv-eval), <out>/backbone_state.pt (the C++ module's
 // parameters) and <out>/backbone.json (architecture).
+//
+// Data-parallel: start one process per rank with the same arguments plus --rank R
+// --world-size W --dist-file PATH (or --dist-addr HOST:PORT); gradients are averaged over the
+// ranks (Gloo), keys all-gathered into the queue, shuffling BN spans the ranks; rank 0 logs,
+// checkpoints and exports. See examples/moco_v2/README.md.
 #include <CLI/CLI.hpp>
 
 #include <cstdio>
@@ -19,6 +24,7 @@
 #include <vdiv/torch/schedules.hpp>
 
 #include "data.hpp"
+#include "distributed.hpp"
 #include "moco.hpp"
 #include "run_util.hpp"
 
@@ -44,9 +50,9 @@ int main(int argc, char** argv) {
   app.add_option("--width", width, "first-stage channels (64 = standard)");
   app.add_flag("--small-stem", small_stem, "3x3 stride-1 stem, no max-pool (inputs of 32-96 px)");
   app.add_option("--size", size, "crop output size in px");
-  app.add_option("--batch", batch, "batch size");
+  app.add_option("--batch", batch, "batch size per rank");
   app.add_option("--epochs", epochs, "epochs (0: export the random-init backbone)");
-  app.add_option("--lr", lr, "base learning rate (default 0.03 * batch / 256)");
+  app.add_option("--lr", lr, "base learning rate (default 0.03 * batch * world-size / 256)");
   app.add_option("--sgd-momentum", sgd_momentum);
   app.add_option("--wd", wd, "weight decay");
   app.add_option("--dim", dim, "projection dimension");
@@ -56,8 +62,15 @@ int main(int argc, char** argv) {
   app.add_option("--bn-splits", bn_splits, "simulate multi-GPU shuffling BN with this many splits");
   app.add_option("--workers", workers, "data loader threads");
   app.add_option("--threads", threads, "torch intra-op threads (0: all cores)");
-  app.add_option("--rank", rank, "this process's rank (data sharding)");
-  app.add_option("--world-size", world, "number of ranks (data sharding)");
+  app.add_option("--rank", rank, "this process's rank (data-parallel training)");
+  app.add_option("--world-size", world, "number of ranks (data-parallel training)");
+  std::string dist_file, dist_addr;
+  std::int64_t dist_timeout = 1800;
+  bool no_sync = false;
+  app.add_option("--dist-file", dist_file, "rendezvous file for --world-size > 1 (shared, must not exist yet)");
+  app.add_option("--dist-addr", dist_addr, "rendezvous HOST:PORT for --world-size > 1 (rank 0 listens)");
+  app.add_option("--dist-timeout", dist_timeout, "seconds a rank waits for the others before failing");
+  app.add_flag("--no-sync", no_sync, "ranks only shard the data, no gradient averaging (comparisons)");
   app.add_option("--seed", seed);
   app.add_option("--limit", limit, "use at most this many images (0: all)");
   app.add_option("--max-steps", max_steps, "stop after this many steps in total (benchmarks)");
@@ -72,10 +85,17 @@ int main(int argc, char** argv) {
     ::torch::manual_seed(seed);
     const auto out_dir = std::filesystem::path(out);
     std::filesystem::create_directories(out_dir);
+    VDIV_EXPECTS(world >= 1 && rank < world, "--rank must be < --world-size");
+    // --no-sync: independent ranks (no process group); rank 0 still owns the outputs.
+    const vt::process_group pg(no_sync ? vt::dist_options{}
+                                       : vt::dist_options{.rank = rank, .world_size = world, .file = dist_file,
+                                                          .addr = dist_addr, .timeout_s = dist_timeout});
+    const bool main_rank = rank == 0;
+    std::ostream& say = main_rank ? std::cout : vt::null_stream();
 
     vt::stopwatch load_clock;
     auto set = vt::load_train_set(data, std::size_t(cache_gib * (1ull << 30)), 2, limit);
-    std::cout << "data: " << set.size() << " images (" << set.skipped << " skipped), decoded in "
+    say << "data: " << set.size() << " images (" << set.skipped << " skipped), decoded in "
               << std::fixed << std::setprecision(1) << load_clock.seconds() << " s\n";
     const auto preset = vdiv::parse_preset(views);
     const vdiv::pair_sampler sampler(preset);
@@ -88,7 +108,7 @@ int main(int argc, char** argv) {
     mo.temperature = temperature;
     mo.bn_splits = bn_splits;
     vt::moco_model model(mo);
-    if (lr < 0) lr = 0.03 * batch / 256.0;
+    if (lr < 0) lr = 0.03 * batch * pg.world_size() / 256.0;  // linear scaling with the total batch
     auto params = model.query->parameters();
     ::torch::optim::SGD opt(params, ::torch::optim::SGDOptions(lr).momentum(sgd_momentum).weight_decay(wd));
 
@@ -99,10 +119,10 @@ int main(int argc, char** argv) {
     const std::int64_t steps_per_epoch = loader.size();
     const vt::cosine_schedule lr_at{.base = lr, .final_value = 0.0,
                                     .total_steps = std::max<std::int64_t>(1, steps_per_epoch * epochs)};
-    std::cout << mo << "\nviews=" << vdiv::to_string(preset) << " size=" << size << " batch=" << batch
+    say << mo << "\nviews=" << vdiv::to_string(preset) << " size=" << size << " batch=" << batch
               << " epochs=" << epochs << " steps/epoch=" << steps_per_epoch << " lr=" << lr
               << " threads=" << nthreads << " workers=" << workers << " rank=" << rank << "/" << world
-              << "\n";
+              << (pg.active() ? " (gradients averaged over the ranks)" : world > 1 ? " (no sync)" : "") << "\n";
 
     // Resume.
     const auto ckpt = out_dir / "checkpoint.pt";
@@ -114,10 +134,23 @@ int main(int argc, char** argv) {
       start_epoch = int(vt::read_int(a, "next_epoch"));
       if (std::uint64_t(vt::read_int(a, "seed")) != seed)
         throw vdiv::invalid_argument("--seed differs from the checkpoint's; pass the same seed or --no-resume");
-      std::cout << "resumed from " << ckpt << " at epoch " << start_epoch << "\n";
+      say << "resumed from " << ckpt << " at epoch " << start_epoch << "\n";
+    }
+    if (pg.active()) {
+      // Every rank resumes from rank 0's epoch (the checkpoint folder must be shared), then
+      // takes rank 0's state, so all ranks start identical.
+      const auto main_epoch = pg.broadcast_value(start_epoch);
+      if (pg.sum({main_epoch != start_epoch ? 1.0 : 0.0})[0] > 0)
+        throw vdiv::invalid_argument("the ranks found different checkpoints in --out (rank " + std::to_string(rank) +
+                                     " at epoch " + std::to_string(start_epoch) + ", rank 0 at " +
+                                     std::to_string(main_epoch) + "); --out must be one folder all ranks share");
+      pg.broadcast_module(*model.query);
+      pg.broadcast_module(*model.key);
+      pg.broadcast_({model.queue.keys});
     }
 
-    std::ofstream log(out_dir / "log.csv", start_epoch > 0 ? std::ios::app : std::ios::trunc);
+    std::ofstream log;
+    if (main_rank) log.open(out_dir / "log.csv", start_epoch > 0 ? std::ios::app : std::ios::trunc);
     if (start_epoch == 0) log << "epoch,loss,acc1,lr,images_per_s,fallbacks,seconds\n";
     std::int64_t step = std::int64_t(start_epoch) * steps_per_epoch;
     bool stop = false;
@@ -138,11 +171,13 @@ int main(int argc, char** argv) {
         auto [loss, logits, k] = model.forward(
             b->view1, b->view2,
             vdiv::rng_key{.seed = seed, .epoch = std::uint32_t(epoch), .index = std::uint32_t(nb),
-                          .view = 0, .stream = 0x0B00});
+                          .view = 0, .stream = 0x0B00},
+            &pg);
         opt.zero_grad();
         loss.backward();
+        pg.average_gradients(params);
         opt.step();
-        model.queue.enqueue(k);
+        model.queue.enqueue(pg.all_gather_cat(k));  // every rank's keys, in rank order
         loss_sum += loss.item<double>();
         acc_sum += (logits.argmax(1) == 0).to(::torch::kFloat).mean().item<double>();
         seen += b->view1.size(0);
@@ -154,15 +189,25 @@ int main(int argc, char** argv) {
         if (max_steps > 0 && step >= max_steps) { stop = true; break; }
       }
       const double secs = clock.seconds();
+      if (pg.active()) {  // the log shows all ranks: mean loss/acc, images of every rank
+        const auto t = pg.sum({loss_sum, acc_sum, double(nb), double(seen), double(fallbacks)});
+        loss_sum = t[0] / pg.world_size();
+        acc_sum = t[1] / pg.world_size();
+        seen = std::int64_t(t[3]);
+        fallbacks = std::uint64_t(t[4]);
+      }
       const double ips = double(seen) / secs;
-      std::cout << "epoch " << epoch << " loss " << std::setprecision(4) << loss_sum / double(std::max<std::int64_t>(nb, 1))
+      say << "epoch " << epoch << " loss " << std::setprecision(4) << loss_sum / double(std::max<std::int64_t>(nb, 1))
                 << " acc1 " << acc_sum / double(std::max<std::int64_t>(nb, 1)) << " lr " << lr_at(step - 1)
                 << " " << std::setprecision(1) << ips << " img/s fallbacks " << fallbacks << " ("
                 << secs << " s)" << std::endl;
       log << epoch << ',' << loss_sum / double(std::max<std::int64_t>(nb, 1)) << ','
           << acc_sum / double(std::max<std::int64_t>(nb, 1)) << ',' << lr_at(step - 1) << ',' << ips
           << ',' << fallbacks << ',' << secs << std::endl;
+      pg.broadcast_buffers(*model.query);  // BatchNorm running statistics: rank 0's
+      pg.broadcast_buffers(*model.key);
       if (stop) break;  // a partial epoch (benchmark) is not checkpointed
+      if (!main_rank) continue;
       ::torch::serialize::OutputArchive a;
       model.save(a);
       vt::write_optimizer(a, "optimizer", opt);
@@ -171,6 +216,13 @@ int main(int argc, char** argv) {
       vt::save_atomic(a, ckpt);
     }
 
+    if (pg.active()) steady_images = std::int64_t(pg.sum({double(steady_images)})[0]);
+    auto final_state = vt::module_state(*model.query);
+    for (auto& t : vt::module_state(*model.key)) final_state.push_back(t);
+    final_state.push_back(model.queue.keys);
+    std::cout << "state checksum rank " << rank << ": " << std::hex << vt::state_checksum(final_state) << std::dec
+              << std::endl;
+    if (!main_rank) return 0;
     if (steady_images > 0)
       std::cout << "throughput: " << std::setprecision(2) << double(steady_images) / steady_clock.seconds()
                 << " img/s (" << steady_images << " images after " << warmup_steps << " warm-up steps)\n";

@@ -11,6 +11,7 @@
 #include <vdiv/core/random.hpp>
 #include <vdiv/torch/checkpoint.hpp>
 
+#include "distributed.hpp"
 #include "models.hpp"
 #include "ssl.hpp"
 
@@ -64,9 +65,14 @@ struct moco_model {
   }
 
   /// One forward: returns {loss, logits, k}. `shuffle_key` keys the batch shuffle of the key
-  /// encoder (shuffling BN), so a step is reproducible.
+  /// encoder (shuffling BN), so a step is reproducible. With an active process group the
+  /// shuffle spans all ranks as the official MoCo's _batch_shuffle_ddp: the ranks' key batches
+  /// are all-gathered, permuted by the same keyed permutation on every rank, each rank encodes
+  /// its slice of the permuted batch, and the keys are gathered back and unshuffled, so a
+  /// sample's key is computed among other ranks' samples (BatchNorm stays per rank).
   std::tuple<Tensor, Tensor, Tensor> forward(const Tensor& v1, const Tensor& v2,
-                                             const rng_key& shuffle_key) {
+                                             const rng_key& shuffle_key,
+                                             const process_group* group = nullptr) {
     namespace F = ::torch::nn::functional;
     auto q = F::normalize(split_forward(query, v1, options.bn_splits),
                           F::NormalizeFuncOptions().dim(1));
@@ -74,14 +80,23 @@ struct moco_model {
     {
       ::torch::NoGradGuard g;
       ema_update(*key, *query, options.momentum);
-      const auto n = v2.size(0);
+      const bool across = group != nullptr && group->active();
+      const Tensor all = across ? group->all_gather_cat(v2) : v2;
+      const auto n = all.size(0);
       std::vector<std::int64_t> perm(n);
       for (std::int64_t i = 0; i < n; ++i) perm[i] = i;
       philox_engine eng(shuffle_key);
       for (std::int64_t i = n; i > 1; --i) std::swap(perm[i - 1], perm[to_below(eng(), std::uint32_t(i))]);
       auto p = ::torch::tensor(perm, ::torch::kInt64);
-      auto out = split_forward(key, v2.index_select(0, p), options.bn_splits);
-      k = ::torch::empty_like(out).index_copy_(0, p, out);  // unshuffle
+      if (!across) {
+        auto out = split_forward(key, v2.index_select(0, p), options.bn_splits);
+        k = ::torch::empty_like(out).index_copy_(0, p, out);  // unshuffle
+      } else {
+        const auto b = v2.size(0), first = std::int64_t(group->rank()) * b;
+        auto mine = split_forward(key, all.index_select(0, p.narrow(0, first, b)), options.bn_splits);
+        auto out = group->all_gather_cat(mine);  // out[j] = key(all[p[j]])
+        k = ::torch::empty_like(out).index_copy_(0, p, out).narrow(0, first, b);
+      }
       k = F::normalize(k, F::NormalizeFuncOptions().dim(1));
     }
     auto [loss, logits] = info_nce(q, k, queue.keys.clone(), options.temperature);

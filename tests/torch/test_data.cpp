@@ -68,3 +68,36 @@ TEST_CASE("DINO multi-crop batches are identical with 1 and 3 workers") {
     for (std::size_t v = 0; v < 4; ++v) CHECK(torch::equal(a[i].views[v], b[i].views[v]));
   }
 }
+
+TEST_CASE("DINO lower_bound: global 1 and the odd local crops come from the partner image") {
+  const auto set = synthetic_set(7);
+  vdiv::multi_crop_options mo;
+  mo.local_crops = 3;
+  const vdiv::multi_crop_sampler sampler(vdiv::parse_preset("coco:lower_bound"), mo);
+  REQUIRE(sampler.needs_second_image());
+  const auto seed = vdiv::test::seed();
+  const vt::multi_batch_maker maker{&set, &sampler, seed, 24, 12, 3};
+  const std::uint32_t epoch_id = 2, idx = 4;
+  const std::uint32_t indices[] = {idx};
+  const auto batch = maker(epoch_id, 0, indices);
+  REQUIRE(batch.views.size() == 5);
+  const vdiv::sample_key key{.seed = seed, .epoch = epoch_id, .index = idx};
+  const std::uint32_t partner = vdiv::lower_bound_partner(key, set.size());
+  REQUIRE(partner != idx);
+  const auto ms = sampler.sample(vt::boxes_of(set, idx), vt::boxes_of(set, partner), key);
+  // What view v looks like when rendered from image `from`.
+  auto render = [&](std::uint32_t v, std::uint32_t from) {
+    const int s = v < 2 ? 24 : 12;
+    auto t = torch::empty({1, 3, s, s});
+    vt::render_view(vt::pixels_of(set, from), ms.views[v], s, vt::dino_augment(v < 2 ? int(v) : 2),
+                    vdiv::rng_key{.seed = seed, .epoch = epoch_id, .index = idx, .view = std::uint16_t(v)},
+                    t.data_ptr<float>());
+    return t;
+  };
+  for (std::uint32_t v = 0; v < 5; ++v) {
+    const bool from_partner = v == 1 || v == 3;  // global 1, local j = 1 (view 3)
+    CAPTURE(v);
+    CHECK(torch::equal(batch.views[v], render(v, from_partner ? partner : idx)));
+    CHECK_FALSE(torch::equal(batch.views[v], render(v, from_partner ? idx : partner)));
+  }
+}
