@@ -125,7 +125,8 @@ VDIV_HOST_DEVICE constexpr std::int64_t round_half_even(double x) {
   const double a = negative ? -x : x;
   auto n = std::int64_t(a);  // floor for a >= 0
   const double frac = sub(a, double(n));
-  if (frac > 0.5 || (frac == 0.5 && (n & 1))) ++n;
+  // Bitwise, not short-circuit: the rounding direction is random data, a branch mispredicts.
+  n += std::int64_t((frac > 0.5) | ((frac == 0.5) & ((n & 1) != 0)));
   return negative ? -n : n;
 }
 

@@ -308,7 +308,29 @@ VDIV_HOST_DEVICE constexpr std::int64_t min_strip(std::int64_t limit, std::int64
                     : max_fit_area(double(other) + 1.0, double(t) + 1.0, rmin, rmax) >= need;
   };
   if (!ok(limit)) return limit + 1;
-  std::int64_t lo = 0, hi = limit;  // ok(hi) holds
+  // Guess from the inverse of the fit area (s = side of the strip, o = the other side):
+  // vertical s^2 / rmin for s < rmin o, then s o; horizontal rmax s^2 for s < o / rmax, then
+  // s o. Exact ok() tests around the guess then narrow the bisection to the same answer.
+  const double o = double(other) + 1.0;
+  const double guess_side =
+      vertical ? (need <= math::mul(rmin, math::mul(o, o))
+                      ? double(math::round_sqrt(math::mul(need, rmin)))
+                      : math::div(need, o))
+               : (need <= math::div(math::mul(o, o), rmax)
+                      ? double(math::round_sqrt(math::div(need, rmax)))
+                      : math::div(need, o));
+  std::int64_t lo = 0, hi = limit;  // ok(hi) holds; no t < lo is ok
+  const auto guess = std::int64_t(guess_side) - 1;
+  if (guess > 0 && guess < limit) {
+    // Narrow [lo, hi] with exact tests only: results equal the bisection's.
+    if (ok(guess)) {
+      hi = guess;
+      if (guess - 2 >= 0 && !ok(guess - 2)) lo = guess - 1;
+    } else {
+      lo = guess + 1;
+      if (guess + 2 <= limit && ok(guess + 2)) hi = guess + 2;
+    }
+  }
   while (lo < hi) {
     const std::int64_t mid = lo + (hi - lo) / 2;
     if (ok(mid)) hi = mid; else lo = mid + 1;
@@ -508,7 +530,8 @@ VDIV_HOST_DEVICE constexpr pair_sample sample_pair(const pair_options& o, const 
   const detail::rrc_setup setup2 = detail::make_rrc_setup(img2.width, img2.height, o.view2);
   // v1 of a disjoint pair is placed so that a strip beside it can hold v2's smallest crop.
   std::int64_t room_w = 0, room_h = 0;
-  if (!o.two_images && c.between.relation == view_relation::disjoint) {
+  if (!o.two_images && c.between.relation == view_relation::disjoint &&
+      c.view1.rule != box_rule::match_some) {  // an instance view is placed around its box
     const double need = math::mul(setup2.area, double(o.view2.scale.min));
     const double rmin = double(o.view2.ratio.min), rmax = double(o.view2.ratio.max);
     room_w = detail::min_strip(img2.width, img2.height, true, need, rmin, rmax);
