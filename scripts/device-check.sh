@@ -10,10 +10,14 @@
 #   scripts/device-check.sh [--deps DIR] [--build DIR] [--out DIR] [--jobs N]
 #                           [--cpu-only] [--no-torch] [--no-run] [--hide-system]
 #                           [--bench-args "--batch 65536 --rows 13 --dim 2048"]
+#                           [--steps build,test,bench,score]
 #
 #   --cpu-only     VDIV_CUDA=OFF: configure and build the CPU parts only (a machine without nvcc)
 #   --no-torch     do not look for LibTorch (no `vdiv score`)
 #   --no-run       configure and build only
+#   --steps LIST   run only these stages (default all). The run tool allows 10 minutes a
+#                  command: e.g. `--steps build` in one call, `--steps test,bench,score` in the
+#                  next (the build folder stays while the machine is warm)
 #   --hide-system  ignore the system's CMake packages and libraries (to test the packed deps on
 #                  a machine that also has the Debian packages)
 # Environment: TORCH_PREFIX (LibTorch's CMake prefix; default from `python3 -c "import torch;
@@ -29,6 +33,7 @@ jobs=$(nproc 2>/dev/null || echo 2)
 cpu_only=0 use_torch=1 run=1 hide=0
 bench_args="--batch 65536 --rows 13 --dim 2048"
 python=${PYTHON:-python3}
+steps=build,test,bench,score
 while [ $# -gt 0 ]; do
   case $1 in
     --deps) deps=$(cd "$2" && pwd); shift 2 ;;
@@ -40,7 +45,8 @@ while [ $# -gt 0 ]; do
     --no-run) run=0; shift ;;
     --hide-system) hide=1; shift ;;
     --bench-args) bench_args=$2; shift 2 ;;
-    -h|--help) sed -n 2,22p "$0"; exit 0 ;;
+    --steps) steps=$2; shift 2 ;;
+    -h|--help) sed -n 2,26p "$0"; exit 0 ;;
     *) echo "unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -48,6 +54,7 @@ mkdir -p "$out"
 out=$(cd "$out" && pwd)
 summary=$out/summary.txt
 : > "$summary"
+want() { [[ ",$steps," == *",$1,"* ]]; }
 failed=0
 record() {  # record STATUS STEP [DETAIL]
   printf '%-5s %-28s %s\n' "$1" "$2" "${3:-}" | tee -a "$summary"
@@ -79,6 +86,7 @@ step() {
 export LD_LIBRARY_PATH="$deps/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 
 # --- configure --------------------------------------------------------------------------------
+if want build; then
 torch_prefix=
 if [ $use_torch = 1 ]; then
   torch_prefix=${TORCH_PREFIX:-$("$python" -c "import torch; print(torch.utils.cmake_prefix_path)" 2>/dev/null)}
@@ -110,6 +118,8 @@ else
   }
 fi
 grep -E "^-- (vdiv|OpenCV)" "$out/configure.log" > "$out/configure-summary.txt"
+fi
+[ -f "$build/CMakeCache.txt" ] || { echo "no configured build in $build: run --steps build first" >&2; exit 1; }
 
 # --- build ------------------------------------------------------------------------------------
 gpu_tests=$(ctest --test-dir "$build" -L gpu -N 2>/dev/null | awk '/Test +#/ {print $3}')
@@ -119,7 +129,7 @@ else
   targets="$gpu_tests bench_ot_cuda vdiv_cli"
 fi
 built=""
-for t in $targets; do
+want build && for t in $targets; do
   if step "build $t" "$out/build-$t.log" cmake --build "$build" --target "$t" -j "$jobs"; then
     built="$built $t"
   fi
@@ -127,7 +137,9 @@ done
 [ $run = 1 ] || { echo "built:$built (--no-run)"; exit $failed; }
 
 # --- tests ------------------------------------------------------------------------------------
-if [ $cpu_only = 1 ]; then
+if ! want test; then
+  :
+elif [ $cpu_only = 1 ]; then
   step "ctest cpu (subset)" "$out/ctest.log" ctest --test-dir "$build" --output-on-failure \
     -R "^(test_estimator_ot_backend|test_estimator_score|test_ot_similarity)$"
 else
@@ -138,7 +150,7 @@ fi
 
 # --- CUDA OT benchmark beside PyTorch's batched Sinkhorn (bench/ot/README.md) ----------------
 bench=$build/bench/ot/bench_ot_cuda
-if [ $cpu_only = 0 ] && [ -x "$bench" ]; then
+if want bench && [ $cpu_only = 0 ] && [ -x "$bench" ]; then
   # shellcheck disable=SC2086
   step "bench_ot_cuda uniform" "$out/bench_ot_cuda.txt" "$bench" $bench_args --reps 20
   # shellcheck disable=SC2086
@@ -164,7 +176,9 @@ fi
 
 # --- vdiv score: OT on the GPU vs the CPU, same pairs -------------------------------------------
 vdiv=$build/bin/vdiv
-if [ $have_torch = 1 ] && [ -x "$vdiv" ] && "$vdiv" score --help > /dev/null 2>&1; then
+if ! want score; then
+  :
+elif [ -x "$vdiv" ] && "$vdiv" score --help > /dev/null 2>&1; then
   work=$out/score
   rm -rf "$work" && mkdir -p "$work"
   step "make-scenes" "$work/make-scenes.log" "$vdiv" make-scenes --out "$work/scenes" --count 64 --seed 1
@@ -186,7 +200,7 @@ torch.jit.script(model).save(sys.argv[1])
 print("wrote", sys.argv[1])
 PY
   common=(score --data scenes "$work/scenes" --configs baseline,zero_overlap,lower_bound
-          --encoder "$work/encoder.pt" --pairs 64 --seed 3 --chunk 32 --threads 4 --fresh)
+          --encoder "$work/encoder.pt" --pairs 32 --seed 3 --chunk 32 --threads 4 --fresh)
   step "score --device cpu" "$work/cpu.log" "$vdiv" "${common[@]}" --device cpu --out "$work/cpu.json"
   step "score cuda, OT on cpu" "$work/cuda_otcpu.log" "$vdiv" "${common[@]}" --device cuda \
     --ot-device cpu --out "$work/cuda_otcpu.json"
