@@ -86,33 +86,15 @@ class process_group {
                  "(a path every rank sees) or --dist-addr HOST:PORT");
     VDIV_EXPECTS(o.timeout_s >= 1, "distributed: --dist-timeout must be >= 1 second");
 #if VDIV_HAS_GLOO
-    const std::chrono::milliseconds timeout(o.timeout_s * 1000);
-    c10::intrusive_ptr<c10d::Store> store;
-    if (!o.file.empty()) {
-      store = c10::make_intrusive<c10d::FileStore>(o.file, int(o.world_size));
-    } else {
-      const auto colon = o.addr.rfind(':');
-      VDIV_EXPECTS(colon != std::string::npos && colon > 0 && colon + 1 < o.addr.size(),
-                   "distributed: --dist-addr must be HOST:PORT, got '" + o.addr + "'");
-      const long port = std::strtol(o.addr.c_str() + colon + 1, nullptr, 10);
-      VDIV_EXPECTS(port > 0 && port < 65536, "distributed: --dist-addr has no valid port: " + o.addr);
-      c10d::TCPStoreOptions so;
-      so.port = std::uint16_t(port);
-      so.isServer = o.rank == 0;
-      so.numWorkers = o.world_size;
-      so.timeout = timeout;
-      store = c10::make_intrusive<c10d::TCPStore>(o.addr.substr(0, colon), so);
+    try {
+      connect(o);
+    } catch (const c10::Error& e) {
+      throw error("distributed: rank " + std::to_string(o.rank) + " could not meet the other " +
+                  std::to_string(o.world_size - 1) + " rank(s) through " +
+                  (o.file.empty() ? "--dist-addr " + o.addr : "--dist-file " + o.file) + " within " +
+                  std::to_string(o.timeout_s) + " s (are all ranks started with the same --world-size "
+                  "and rendezvous, and does no stale --dist-file exist?): " + e.what_without_backtrace());
     }
-    store->setTimeout(timeout);
-    auto go = c10d::ProcessGroupGloo::Options::create(timeout);
-    // As torch.distributed: GLOO_SOCKET_IFNAME picks the interface, else the hostname's address
-    // (loopback when the hostname does not resolve).
-    if (const char* ifname = std::getenv("GLOO_SOCKET_IFNAME"); ifname != nullptr && *ifname != 0)
-      go->devices.push_back(c10d::ProcessGroupGloo::createDeviceForInterface(ifname));
-    else
-      go->devices.push_back(c10d::ProcessGroupGloo::createDefaultDevice());
-    go->threads = 2;
-    pg_ = c10::make_intrusive<c10d::ProcessGroupGloo>(store, int(o.rank), int(o.world_size), go);
 #else
     throw invalid_argument(
         "distributed: this build has no Gloo headers (Debian: apt-get install libgloo-dev, then "
@@ -218,24 +200,67 @@ class process_group {
   }
 
  private:
-  // The collectives (the process group's timeout applies to each).
+  // The collectives (the process group's timeout applies to each); a failure (another rank
+  // gone, or silent past --dist-timeout) becomes a vdiv::error without torch's backtrace.
 #if VDIV_HAS_GLOO
+  void connect(const dist_options& o) {
+    const std::chrono::milliseconds timeout(o.timeout_s * 1000);
+    c10::intrusive_ptr<c10d::Store> store;
+    if (!o.file.empty()) {
+      store = c10::make_intrusive<c10d::FileStore>(o.file, int(o.world_size));
+    } else {
+      const auto colon = o.addr.rfind(':');
+      VDIV_EXPECTS(colon != std::string::npos && colon > 0 && colon + 1 < o.addr.size(),
+                   "distributed: --dist-addr must be HOST:PORT, got '" + o.addr + "'");
+      const long port = std::strtol(o.addr.c_str() + colon + 1, nullptr, 10);
+      VDIV_EXPECTS(port > 0 && port < 65536, "distributed: --dist-addr has no valid port: " + o.addr);
+      c10d::TCPStoreOptions so;
+      so.port = std::uint16_t(port);
+      so.isServer = o.rank == 0;
+      so.numWorkers = o.world_size;
+      so.timeout = timeout;
+      store = c10::make_intrusive<c10d::TCPStore>(o.addr.substr(0, colon), so);
+    }
+    store->setTimeout(timeout);
+    auto go = c10d::ProcessGroupGloo::Options::create(timeout);
+    // As torch.distributed: GLOO_SOCKET_IFNAME picks the interface, else the hostname's address
+    // (loopback when the hostname does not resolve).
+    if (const char* ifname = std::getenv("GLOO_SOCKET_IFNAME"); ifname != nullptr && *ifname != 0)
+      go->devices.push_back(c10d::ProcessGroupGloo::createDeviceForInterface(ifname));
+    else
+      go->devices.push_back(c10d::ProcessGroupGloo::createDefaultDevice());
+    go->threads = 2;
+    pg_ = c10::make_intrusive<c10d::ProcessGroupGloo>(store, int(o.rank), int(o.world_size), go);
+  }
+  template <class F>
+  static auto guarded(F&& f) {
+    try {
+      return f();
+    } catch (const c10::Error& e) {
+      throw error(std::string("distributed: a collective failed (did another rank stop, or wait "
+                              "longer than --dist-timeout?): ") + e.what_without_backtrace());
+    } catch (const std::exception& e) {  // Gloo's own (e.g. a peer's connection reset)
+      throw error(std::string("distributed: a collective failed (did another rank stop?): ") + e.what());
+    }
+  }
   void do_broadcast(::torch::Tensor& t) const {
     std::vector<::torch::Tensor> io{t};
-    pg_->broadcast(io)->wait();
+    guarded([&] { return pg_->broadcast(io)->wait(); });
   }
   void do_sum(::torch::Tensor& t) const {
     std::vector<::torch::Tensor> io{t};
-    pg_->allreduce(io)->wait();
+    guarded([&] { return pg_->allreduce(io)->wait(); });
   }
   std::vector<::torch::Tensor> do_all_gather(const ::torch::Tensor& t) const {
     std::vector<std::vector<::torch::Tensor>> outs(1);
     for (std::uint32_t r = 0; r < world_; ++r) outs[0].push_back(::torch::empty_like(t));
     std::vector<::torch::Tensor> ins{t};
-    pg_->allgather(outs, ins)->wait();
+    guarded([&] { return pg_->allgather(outs, ins)->wait(); });
     return outs[0];
   }
-  void do_barrier() const { pg_->barrier()->wait(); }
+  void do_barrier() const {
+    guarded([&] { return pg_->barrier()->wait(); });
+  }
   c10::intrusive_ptr<c10d::ProcessGroupGloo> pg_;
 #else
   // Unreachable: without Gloo the constructor refuses world_size > 1, so active() is false.
