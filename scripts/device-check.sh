@@ -146,6 +146,7 @@ else
   # A test whose target did not build shows as "Not Run" (a failure) in the log.
   step "ctest -L gpu" "$out/ctest-gpu.log" ctest --test-dir "$build" -L gpu --output-on-failure
   ctest --test-dir "$build" -L gpu -N > "$out/ctest-gpu-list.txt" 2>&1
+  record INFO "ctest -L gpu" "$(grep -E "tests passed" "$out/ctest-gpu.log"), $(grep -c '\*\*\*Skipped' "$out/ctest-gpu.log") skipped"
 fi
 
 # --- CUDA OT benchmark beside PyTorch's batched Sinkhorn (bench/ot/README.md) ----------------
@@ -205,6 +206,7 @@ PY
   step "score cuda, OT on cpu" "$work/cuda_otcpu.log" "$vdiv" "${common[@]}" --device cuda \
     --ot-device cpu --out "$work/cuda_otcpu.json"
   step "score --device cuda" "$work/cuda.log" "$vdiv" "${common[@]}" --device cuda --out "$work/cuda.json"
+  [ -f "$work/cuda.json" ] && [ -f "$work/cuda_otcpu.json" ] &&
   step "score OT cuda vs cpu" "$work/compare.txt" "$python" - "$work/cuda_otcpu.json" "$work/cuda.json" \
     "$work/cpu.json" <<'PY'
 import json, sys
@@ -234,7 +236,7 @@ for f in sys.argv[1:]:
     print(f, r["time_seconds"], [(c["config"], round(c["mean"], 5)) for c in r["configs"]])
 sys.exit(0 if ok else 1)
 PY
-  [ -f "$work/compare.txt" ] && record INFO score "$(head -1 "$work/compare.txt")"
+  [ -f "$work/compare.txt" ] && record INFO score "$(head -2 "$work/compare.txt" | tr '\n' ' ')"
 else
   record SKIP "vdiv score --device cuda" "(no LibTorch or vdiv tool)"
 fi
