@@ -174,6 +174,16 @@ $(interface_target vdiv_opencv_headers '${_vdiv_deps}/include/opencv4')
 set(OpenCV_LIBS vdiv_opencv_headers)
 message(STATUS \"OpenCV: headers only (vdiv .device-deps); targets that call OpenCV are skipped\")"
 
+# --- what the packed libraries need from the GPU machine's C/C++ runtime ----------------------
+if command -v objdump > /dev/null; then
+  echo "# newest glibc / libstdc++ symbol versions each library needs:" >> "$manifest"
+  for f in "$dest"/lib/*.so.*.*; do
+    [ -L "$f" ] && continue
+    echo "  $(basename "$f"): $(objdump -T "$f" | grep -o 'GLIBC_[0-9.]*' | sort -uV | tail -1)" \
+         "$(objdump -T "$f" | grep -o 'GLIBCXX_[0-9.]*' | sort -uV | tail -1)" >> "$manifest"
+  done
+fi
+
 # --- size check ----------------------------------------------------------------------------------
 bytes=$(du -sb "$dest" | cut -f1)
 mib=$(( (bytes + 1048575) / 1048576 ))
