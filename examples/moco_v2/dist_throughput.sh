@@ -16,14 +16,14 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 if [ "$kind" = moco ]; then
   bin=$build/bin/vdiv-moco-v2
-  args=(--views coco:baseline --width 16 --small-stem --size 32 --queue 1024)
+  args=(--views coco:baseline --width 16 --small-stem --size 32 --queue 1024 --bench-warmup 4)
 else
   bin=$build/bin/vdiv-dino
   args=(--views coco:baseline --size 32 --local-size 16 --local-crops 2 --out-dim 1024 --warmup-epochs 1)
 fi
-common=(--data "$scenes" --epochs 1 --max-steps "$steps" --bench-warmup 4 --no-resume)
+common=(--data "$scenes" --epochs 1 --max-steps "$steps" --no-resume)
 
-# DINO prints no throughput line: derive it from the epoch line (images / seconds of the epoch).
+# DINO prints no throughput line: its epoch line's images/s (first steps included).
 rate() {
   if [ "$kind" = moco ]; then sed -n 's/^throughput: \([0-9.]*\) img\/s.*/\1/p' "$1"
   else sed -n 's/^epoch 0 .* \([0-9.]*\) img\/s .*/\1/p' "$1"; fi
