@@ -145,6 +145,12 @@ elif [ $cpu_only = 1 ]; then
 else
   # A test whose target did not build shows as "Not Run" (a failure) in the log.
   step "ctest -L gpu" "$out/ctest-gpu.log" ctest --test-dir "$build" -L gpu --output-on-failure
+  # `vdiv score --device cuda` vs `--ot-device cpu` and the report's ot_backend (CLI test).
+  if [[ $(ctest --test-dir "$build" -N -R '^cli_score_device$' 2>/dev/null) == *"cli_score_device"* ]]; then
+    export VDIV_PYTHON=$python
+    step "ctest cli_score_device" "$out/ctest-cli-score-device.log" \
+      ctest --test-dir "$build" -R '^cli_score_device$' --output-on-failure
+  fi
   ctest --test-dir "$build" -L gpu -N > "$out/ctest-gpu-list.txt" 2>&1
   record INFO "ctest -L gpu" "$(grep -E "tests passed" "$out/ctest-gpu.log"), $(grep -c '\*\*\*Skipped' "$out/ctest-gpu.log") skipped"
 fi

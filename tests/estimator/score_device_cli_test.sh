@@ -8,12 +8,23 @@ work=$2
 source_dir=$3
 rm -rf "$work" && mkdir -p "$work"
 fail() { echo "FAIL: $*" >&2; exit 1; }
+py=${VDIV_PYTHON:-/usr/bin/python3}  # needs torch (a GPU machine's pip python: VDIV_PYTHON=python3)
 
 "$vdiv" make-scenes --out "$work/scenes" --count 8 --width 160 --height 120 --seed 4 > /dev/null
-/usr/bin/python3 "$source_dir/examples/estimator/make_encoder.py" --arch tiny --out "$work/tiny.pt" > /dev/null
+# make_encoder.py --arch tiny without its torchvision import (absent on some GPU machines)
+"$py" - "$work/tiny.pt" <<'PY'
+import sys, torch
+torch.manual_seed(0)
+model = torch.nn.Sequential(
+    torch.nn.Conv2d(3, 16, 5, stride=2, padding=2), torch.nn.ReLU(),
+    torch.nn.Conv2d(16, 32, 3, stride=2, padding=1), torch.nn.ReLU(),
+    torch.nn.Conv2d(32, 64, 3, stride=2, padding=1), torch.nn.ReLU(),
+    torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten()).eval()
+torch.jit.script(model).save(sys.argv[1])
+PY
 run() { "$vdiv" score --data scenes "$work/scenes" --configs baseline,lower_bound \
           --encoder "$work/tiny.pt" --pairs 6 --seed 2 --fresh "$@"; }
-backend() { /usr/bin/python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['settings']['ot_backend'])" "$1"; }
+backend() { "$py" -c "import json,sys; print(json.load(open(sys.argv[1]))['settings']['ot_backend'])" "$1"; }
 
 run --out "$work/cpu.json" > /dev/null 2>&1 || fail "CPU run failed"
 [ "$(backend "$work/cpu.json")" = cpu ] || fail "CPU run reports ot_backend $(backend "$work/cpu.json")"
@@ -31,7 +42,7 @@ if run --out "$work/gpu.json" --device cuda > "$work/gpu.txt" 2> "$work/gpu.err"
   [ "$(backend "$work/gpu.json")" = cuda ] || fail "--device cuda reports ot_backend $(backend "$work/gpu.json")"
   run --out "$work/gpu_otcpu.json" --device cuda --ot-device cpu > /dev/null 2>&1 || fail "--ot-device cpu failed"
   [ "$(backend "$work/gpu_otcpu.json")" = cpu ] || fail "--ot-device cpu reports $(backend "$work/gpu_otcpu.json")"
-  /usr/bin/python3 - "$work/gpu.json.ckpt.jsonl" "$work/gpu_otcpu.json.ckpt.jsonl" <<'PY' || fail "GPU OT differs from CPU OT"
+  "$py" - "$work/gpu.json.ckpt.jsonl" "$work/gpu_otcpu.json.ckpt.jsonl" <<'PY' || fail "GPU OT differs from CPU OT"
 import json, sys
 gpu_vs_cpu_similarity_tol = 5e-5
 def pairs(f):
