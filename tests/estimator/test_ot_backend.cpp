@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include <memory>
+#include <sstream>
 #include <vdiv/estimator/ot_backend.hpp>
 #include <vdiv/estimator/score.hpp>
 #include <vdiv/ot/similarity.hpp>
@@ -79,4 +80,14 @@ TEST_CASE("a block encoder whose count is wrong is an error") {
   };
   CHECK_THROWS_WITH_AS(est::score(data, options, one_row), doctest::Contains("expected 104 x dim"),
                        vdiv::invalid_argument);
+}
+
+TEST_CASE("the default backend is the CPU engine on host features, and it prints") {
+  const est::score_options options;
+  CHECK(options.ot_engine.name == "cpu");
+  CHECK(options.ot_engine.memory == est::feature_memory::host);
+  CHECK_FALSE(options.ot_engine.run);
+  std::ostringstream text;
+  text << options.ot_engine;
+  CHECK(text.str() == "ot_backend{.name = cpu, .memory = host, .run = cpu default}");
 }
