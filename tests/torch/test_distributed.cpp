@@ -86,11 +86,18 @@ TEST_CASE("two ranks: broadcast, gradient mean, all-gather in rank order, sums")
   torch::Tensor weights[2], grads[2], gathered[2], dgrad[2];
   std::vector<double> sums[2];
   std::int64_t values[2];
+  // Different initial weights per rank (made here: torch's default generator is shared).
+  torch::nn::Linear lins[2] = {nullptr, nullptr};
+  for (int r = 0; r < 2; ++r) {
+    torch::manual_seed(seed + r);
+    lins[r] = torch::nn::Linear(3, 2);
+  }
+  const auto rank0_weight = lins[0]->weight.detach().clone();
+  REQUIRE_FALSE(bit_equal(rank0_weight, lins[1]->weight.detach()));
   with_two_ranks([&](std::uint32_t r, vt::process_group& pg) {
     CHECK(pg.active());
     CHECK(pg.is_main() == (r == 0));
-    torch::manual_seed(seed + r);  // different initial weights per rank
-    torch::nn::Linear lin(3, 2);
+    auto& lin = lins[r];
     auto extra = torch::zeros({4}, torch::kFloat64).requires_grad_(true);  // a second dtype
     pg.broadcast_module(*lin);
     // Gradients r + 1 everywhere: the mean over ranks is 1.5, for both dtypes.
@@ -108,8 +115,7 @@ TEST_CASE("two ranks: broadcast, gradient mean, all-gather in rank order, sums")
     pg.barrier();
   });
   CHECK(bit_equal(weights[0], weights[1]));
-  torch::manual_seed(seed);  // rank 0's initial weights are what both hold
-  CHECK(bit_equal(weights[0], torch::nn::Linear(3, 2)->weight.detach()));
+  CHECK(bit_equal(weights[0], rank0_weight));  // rank 0's initial weights are what both hold
   for (int r = 0; r < 2; ++r) {
     CHECK(bit_equal(grads[r], torch::full({2, 3}, 1.5f)));
     CHECK(bit_equal(dgrad[r], torch::full({4}, 15.0, torch::kFloat64)));
