@@ -1,14 +1,16 @@
 // examples/common/distributed.hpp: no-ops for one rank, argument checks, and the collectives
 // between two ranks (two threads of this process, each with its own Gloo process group over
-// one FileStore).
+// one FileStore); MoCo's shuffling BN across two ranks (moco.hpp) against a reference.
 #include <doctest/doctest.h>
 
+#include <cmath>
 #include <filesystem>
 #include <functional>
 #include <thread>
 #include <unistd.h>
 
 #include "distributed.hpp"
+#include "moco.hpp"
 #include "test_seed.hpp"
 
 namespace vt = vdiv::train;
@@ -122,6 +124,54 @@ TEST_CASE("two ranks: broadcast, gradient mean, all-gather in rank order, sums")
     CHECK(bit_equal(gathered[r], torch::tensor({0.0f, 0.0f, 1.0f, 1.0f}).view({2, 2})));
     CHECK(sums[r] == std::vector<double>{1.0, 2.0});
     CHECK(values[r] == 100);
+  }
+}
+
+TEST_CASE("MoCo's shuffling BN across two ranks: keys as the official _batch_shuffle_ddp") {
+  const auto seed = vdiv::test::seed();
+  vt::moco_options o;
+  o.backbone = {.depth = 18, .width = 8, .small_stem = true};
+  o.dim = 8;
+  o.queue = 16;
+  o.momentum = 0.9;
+  // Per rank: a model (same initial weights everywhere) and its batch; a reference model.
+  auto make = [&] {
+    torch::manual_seed(seed);
+    return vt::moco_model(o);
+  };
+  vt::moco_model models[2] = {make(), make()}, ref = make();
+  torch::manual_seed(seed + 1);
+  const torch::Tensor v1[2] = {torch::randn({4, 3, 16, 16}), torch::randn({4, 3, 16, 16})};
+  const torch::Tensor v2[2] = {torch::randn({4, 3, 16, 16}), torch::randn({4, 3, 16, 16})};
+  const vdiv::rng_key key{.seed = seed, .epoch = 1, .index = 2};
+  torch::Tensor keys[2];
+  with_two_ranks([&](std::uint32_t r, vt::process_group& pg) {
+    auto [loss, logits, k] = models[r].forward(v1[r], v2[r], key, &pg);
+    CHECK(std::isfinite(loss.item<double>()));
+    keys[r] = k;
+  });
+  // Reference: the 8 key inputs permuted by the keyed shuffle, each half encoded on its own
+  // (per-rank BatchNorm statistics in train mode), unshuffled, split by rank.
+  {
+    torch::NoGradGuard g;
+    vt::ema_update(*ref.key, *ref.query, o.momentum);
+    const auto all = torch::cat({v2[0], v2[1]}, 0);
+    std::vector<std::int64_t> perm(8);
+    for (std::int64_t i = 0; i < 8; ++i) perm[i] = i;
+    vdiv::philox_engine eng(key);
+    for (std::int64_t i = 8; i > 1; --i) std::swap(perm[i - 1], perm[vdiv::to_below(eng(), std::uint32_t(i))]);
+    const auto p = torch::tensor(perm, torch::kInt64);
+    auto out = torch::cat({ref.key(all.index_select(0, p.narrow(0, 0, 4))),
+                           ref.key(all.index_select(0, p.narrow(0, 4, 4)))}, 0);
+    auto k_all = torch::nn::functional::normalize(torch::empty_like(out).index_copy_(0, p, out),
+                                                  torch::nn::functional::NormalizeFuncOptions().dim(1));
+    for (int r = 0; r < 2; ++r) {
+      CAPTURE(r);
+      CHECK(torch::allclose(keys[r], k_all.narrow(0, 4 * r, 4), 1e-4, 1e-5));
+    }
+    // Not what a rank's own batch alone gives (the shuffle did cross the ranks).
+    auto own = torch::nn::functional::normalize(ref.key(v2[0]), torch::nn::functional::NormalizeFuncOptions().dim(1));
+    CHECK_FALSE(torch::allclose(keys[0], own, 1e-3, 1e-4));
   }
 }
 #else
