@@ -44,10 +44,15 @@ decltype(auto) with_eigen_view(const feature_batch<T>& v, F&& f) {
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wignored-attributes"
 #endif
-/// Accumulates one BI x BJ block of G over dims [k0, k1) (k1 - k0 a multiple of the packet).
-template <int BI, int BJ, class T>
+/// Accumulates one BI x BJ block of G over dims [k0, k1) (k1 - k0 a multiple of the packet),
+/// and, when asked, the squared norms of its x rows (sx) and y rows (sy) from the same loads:
+/// the block that first touches a chunk of a row then also takes its norm, so the memory
+/// traffic of that first touch overlaps FMAs instead of a separate pass waiting on memory.
+template <int BI, int BJ, bool NX, bool NY, class T>
 inline void gram_block(const T* const* xr, const T* const* yr, std::int64_t k0, std::int64_t k1,
-                       typename Eigen::internal::packet_traits<T>::type* acc) {
+                       typename Eigen::internal::packet_traits<T>::type* acc,
+                       typename Eigen::internal::packet_traits<T>::type* sx,
+                       typename Eigen::internal::packet_traits<T>::type* sy) {
   using namespace Eigen::internal;
   using P = typename packet_traits<T>::type;
   constexpr std::int64_t W = unpacket_traits<P>::size;
@@ -55,9 +60,27 @@ inline void gram_block(const T* const* xr, const T* const* yr, std::int64_t k0, 
     P xv[BI], yv[BJ];
     for (int p = 0; p < BI; ++p) xv[p] = ploadu<P>(xr[p] + k);
     for (int q = 0; q < BJ; ++q) yv[q] = ploadu<P>(yr[q] + k);
+    if constexpr (NX)
+      for (int p = 0; p < BI; ++p) sx[p] = pmadd(xv[p], xv[p], sx[p]);
+    if constexpr (NY)
+      for (int q = 0; q < BJ; ++q) sy[q] = pmadd(yv[q], yv[q], sy[q]);
     for (int p = 0; p < BI; ++p)
       for (int q = 0; q < BJ; ++q) acc[p * 4 + q] = pmadd(xv[p], yv[q], acc[p * 4 + q]);
   }
+}
+
+/// gram_block with the norm flags chosen at run time (first row block: y norms; first column
+/// block: x norms).
+template <int BI, int BJ, class T>
+inline void gram_block_norms(bool nx, bool ny, const T* const* xr, const T* const* yr,
+                             std::int64_t k0, std::int64_t k1,
+                             typename Eigen::internal::packet_traits<T>::type* acc,
+                             typename Eigen::internal::packet_traits<T>::type* sx,
+                             typename Eigen::internal::packet_traits<T>::type* sy) {
+  if (nx && ny) gram_block<BI, BJ, true, true, T>(xr, yr, k0, k1, acc, sx, sy);
+  else if (nx) gram_block<BI, BJ, true, false, T>(xr, yr, k0, k1, acc, sx, sy);
+  else if (ny) gram_block<BI, BJ, false, true, T>(xr, yr, k0, k1, acc, sx, sy);
+  else gram_block<BI, BJ, false, false, T>(xr, yr, k0, k1, acc, sx, sy);
 }
 
 /// G = X Y^T and squared row norms for dense rows (col_stride 1), register-blocked.
@@ -76,21 +99,9 @@ void gram_dense(const T* x, std::int64_t xs, std::int64_t n, const T* y, std::in
   constexpr std::int64_t W = unpacket_traits<P>::size;
   constexpr std::int64_t chunk = 1024 / sizeof(T) / W * W;  // 1 KiB of every row per pass
   gram.setZero(n, m);
-  xsq.resize(n);
-  ysq.resize(m);
+  xsq.setZero(n);
+  ysq.setZero(m);
   const std::int64_t dv = dim - dim % W;
-  auto rowsq = [&](const T* r) {
-    P acc = pset1<P>(T(0));
-    for (std::int64_t k = 0; k < dv; k += W) {
-      const P v = ploadu<P>(r + k);
-      acc = pmadd(v, v, acc);
-    }
-    T s = predux(acc);
-    for (std::int64_t k = dv; k < dim; ++k) s += r[k] * r[k];
-    return s;
-  };
-  for (std::int64_t i = 0; i < n; ++i) xsq(i) = rowsq(x + i * xs);
-  for (std::int64_t j = 0; j < m; ++j) ysq(j) = rowsq(y + j * ys);
   for (std::int64_t k0 = 0; k0 < dv; k0 += chunk) {
     const std::int64_t k1 = std::min(dv, k0 + chunk);
     // Row blocks of 4, then single rows; same for columns.
@@ -102,19 +113,29 @@ void gram_dense(const T* x, std::int64_t xs, std::int64_t n, const T* y, std::in
         const int bj = m - j0 >= 4 ? 4 : 1;
         const T* yr[4];
         for (int q = 0; q < bj; ++q) yr[q] = y + (j0 + q) * ys;
-        P acc[16];
+        P acc[16], sx[4], sy[4];
         for (auto& a : acc) a = pset1<P>(T(0));
-        if (bi == 4 && bj == 4) gram_block<4, 4, T>(xr, yr, k0, k1, acc);
-        else if (bi == 4) gram_block<4, 1, T>(xr, yr, k0, k1, acc);
-        else if (bj == 4) gram_block<1, 4, T>(xr, yr, k0, k1, acc);
-        else gram_block<1, 1, T>(xr, yr, k0, k1, acc);
+        for (int p = 0; p < 4; ++p) sx[p] = sy[p] = pset1<P>(T(0));
+        const bool nx = j0 == 0, ny = i0 == 0;
+        if (bi == 4 && bj == 4) gram_block_norms<4, 4, T>(nx, ny, xr, yr, k0, k1, acc, sx, sy);
+        else if (bi == 4) gram_block_norms<4, 1, T>(nx, ny, xr, yr, k0, k1, acc, sx, sy);
+        else if (bj == 4) gram_block_norms<1, 4, T>(nx, ny, xr, yr, k0, k1, acc, sx, sy);
+        else gram_block_norms<1, 1, T>(nx, ny, xr, yr, k0, k1, acc, sx, sy);
         for (int p = 0; p < bi; ++p)
           for (int q = 0; q < bj; ++q) gram(i0 + p, j0 + q) += predux(acc[p * 4 + q]);
+        if (nx)
+          for (int p = 0; p < bi; ++p) xsq(i0 + p) += predux(sx[p]);
+        if (ny)
+          for (int q = 0; q < bj; ++q) ysq(j0 + q) += predux(sy[q]);
         j0 += bj;
       }
       i0 += bi;
     }
   }
+  for (std::int64_t i = 0; i < n; ++i)  // scalar tail of the norms
+    for (std::int64_t k = dv; k < dim; ++k) xsq(i) += x[i * xs + k] * x[i * xs + k];
+  for (std::int64_t j = 0; j < m; ++j)
+    for (std::int64_t k = dv; k < dim; ++k) ysq(j) += y[j * ys + k] * y[j * ys + k];
   for (std::int64_t i = 0; i < n; ++i)  // scalar tail of D (dim not a multiple of the packet)
     for (std::int64_t j = 0; j < m; ++j)
       for (std::int64_t k = dv; k < dim; ++k) gram(i, j) += x[i * xs + k] * y[j * ys + k];
@@ -172,6 +193,7 @@ struct pair_cost {
   row_matrix<T> gram;   ///< G = X Y^T (raw dot products)
   column_vector<T> x_sq_norm, y_sq_norm;
   row_matrix<T> cost;   ///< C_ij = 1 - G_ij / (|x_i| |y_j|)
+  column_vector<T> y_inv_norm;  ///< 1 / |y_j| (scratch)
 };
 
 /// Fills `out` for batch item `item` (reusing its storage: no allocation once warm).
@@ -201,11 +223,13 @@ void compute_pair_cost(const feature_batch<T>& x, const feature_batch<T>& y, std
   detail::check_norms("y", yi, out.y_sq_norm, item);
   const auto n = out.gram.rows(), m = out.gram.cols();
   out.cost.resize(n, m);
+  // M + N square roots instead of N * M; the products then vectorise.
+  out.y_inv_norm = out.y_sq_norm.array().sqrt().inverse();
   for (Eigen::Index i = 0; i < n; ++i) {
-    const T nx = std::sqrt(out.x_sq_norm(i));
-    for (Eigen::Index j = 0; j < m; ++j) {
-      out.cost(i, j) = T(1) - out.gram(i, j) / (nx * std::sqrt(out.y_sq_norm(j)));
-    }
+    const T inv_nx = T(1) / std::sqrt(out.x_sq_norm(i));
+    const T* g = out.gram.data() + i * m;
+    T* c = out.cost.data() + i * m;
+    for (Eigen::Index j = 0; j < m; ++j) c[j] = T(1) - g[j] * inv_nx * out.y_inv_norm(j);
   }
 }
 
