@@ -95,6 +95,15 @@ fi
 cmake_args=(-S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release "-DCMAKE_PREFIX_PATH=$deps${torch_prefix:+;$torch_prefix}"
             "-DVDIV_CUDA_ARCHITECTURES=${CUDA_ARCH:-90}")
 [ $cpu_only = 1 ] && cmake_args+=(-DVDIV_CUDA=OFF) || cmake_args+=(-DVDIV_CUDA=ON)
+# A fresh build folder uses Ninja when there is one (pip's ninja), else make; neither: say so.
+if [ ! -f "$build/CMakeCache.txt" ]; then
+  if command -v ninja > /dev/null; then
+    cmake_args+=(-G Ninja)
+  elif ! command -v make > /dev/null; then
+    record FAIL configure "neither ninja nor make on PATH (pip install ninja, or carry a ninja binary)"
+    exit 1
+  fi
+fi
 if [ $hide = 1 ]; then
   # Only the packed deps (and LibTorch) are visible to find_package / find_library.
   # (tools are still found on PATH; the compilers' own include path still has /usr/include,
@@ -185,7 +194,7 @@ fi
 vdiv=$build/bin/vdiv
 if ! want score; then
   :
-elif [ -x "$vdiv" ] && "$vdiv" score --help > /dev/null 2>&1; then
+elif [ -x "$vdiv" ] && [[ $("$vdiv" --help 2>&1) == *$'\n  score '* ]]; then
   work=$out/score
   rm -rf "$work" && mkdir -p "$work"
   step "make-scenes" "$work/make-scenes.log" "$vdiv" make-scenes --out "$work/scenes" --count 64 --seed 1
