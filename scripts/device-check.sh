@@ -111,10 +111,8 @@ if [ $hide = 1 ]; then
   cmake_args+=(-DCMAKE_FIND_USE_CMAKE_SYSTEM_PATH=OFF -DCMAKE_FIND_USE_PACKAGE_REGISTRY=OFF
                -DCMAKE_FIND_USE_SYSTEM_PACKAGE_REGISTRY=OFF "-DCMAKE_IGNORE_PREFIX_PATH=/usr;/usr/local;/")
 fi
-have_torch=0
 if [ -n "$torch_prefix" ] && cmake "${cmake_args[@]}" -DVDIV_TORCH=ON > "$out/configure.log" 2>&1; then
   record PASS "configure (LibTorch)"
-  have_torch=1
 else
   if [ -n "$torch_prefix" ]; then
     mv "$out/configure.log" "$out/configure-torch.log"
