@@ -9,7 +9,8 @@
 #   examples/experiment/run_experiment.sh --bin build/bin --out runs/smoke --smoke  # ~1-2 minutes
 #
 # Options: --configs a,b,c (default: all 8 of the paper), --seed S, --epochs E, --scenes N,
-# --pairs P (pairs per config for vdiv score),
+# --pairs P (pairs per config for vdiv score), --lr LR (MoCo-v2 base learning rate; default
+# the official 0.03 * batch / 256),
 # --score-encoder baseline|random (encoder `vdiv score` uses for every config; default: the
 # baseline-pretrained backbone, as the paper scored with one pre-trained encoder).
 # A rerun with the same --out resumes: finished trainings/evaluations are kept, and an
@@ -25,6 +26,7 @@ EPOCHS=""
 SCENES=""
 SCORE_ENCODER="baseline"
 PAIRS=""
+LR=""
 PY=${PYTHON:-/usr/bin/python3}
 while [[ $# -gt 0 ]]; do
   case "$1" in
@@ -37,6 +39,7 @@ while [[ $# -gt 0 ]]; do
     --scenes) SCENES="$2"; shift 2 ;;
     --score-encoder) SCORE_ENCODER="$2"; shift 2 ;;
     --pairs) PAIRS="$2"; shift 2 ;;
+    --lr) LR="$2"; shift 2 ;;
     -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
     *) echo "run_experiment.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
@@ -65,6 +68,8 @@ else
   EVAL_ARGS=(--size 32 --train-limit 5000 --test-limit 1000 --linear-epochs 30)
   SCORE_ARGS=(--pairs "${PAIRS:-100}")
 fi
+
+[[ -n "$LR" ]] && MOCO_ARGS+=(--lr "$LR")
 
 mkdir -p "$OUT"
 LOG="$OUT/run.log"
