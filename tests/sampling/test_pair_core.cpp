@@ -1,6 +1,7 @@
 #include <doctest/doctest.h>
 
 #include <map>
+#include <set>
 #include <random>
 #include <vdiv/sampling/pair_core.hpp>
 #include <vdiv/sampling/presets.hpp>
@@ -103,4 +104,161 @@ TEST_CASE("sample_pair_if does bounded rejection for any composed policy") {
   const pair_sample never = sample_pair_if(views_iou_at_least{1.01}, {}, {}, demo, demo, {1, 0, 0}, 7);
   CHECK(never.fell_back);
   CHECK(never.attempts == 7);
+}
+
+namespace {
+// Small random images with a few boxes, some of them large (busy scenes in miniature).
+image_ref random_small_image(std::mt19937_64& rng, std::vector<box>& storage) {
+  std::uniform_int_distribution<int> side(6, 40), count(0, 5);
+  const int W = side(rng), H = side(rng);
+  std::uniform_real_distribution<float> ux(-2.0f, float(W) + 2.0f), uy(-2.0f, float(H) + 2.0f);
+  storage.clear();
+  for (int k = count(rng); k > 0; --k) {
+    float x0 = ux(rng), x1 = ux(rng), y0 = uy(rng), y1 = uy(rng);
+    if (x1 < x0) std::swap(x0, x1);
+    if (y1 < y0) std::swap(y0, y1);
+    storage.push_back({x0, y0, x1 + 0.25f, y1 + 0.25f});
+  }
+  return {W, H, storage.data(), std::uint32_t(storage.size())};
+}
+}  // namespace
+
+TEST_CASE("block_surely_rejected: every blocked corner is rejected by the exact rule") {
+  std::mt19937_64 rng(test::seed());
+  std::vector<box> boxes;
+  int blocked_total = 0;
+  for (int trial = 0; trial < 3000; ++trial) {
+    const image_ref img = random_small_image(rng, boxes);
+    const int w = std::uniform_int_distribution<int>(1, img.width)(rng);
+    const int h = std::uniform_int_distribution<int>(1, img.height)(rng);
+    const box_constraint rule = trial % 3 == 0 ? box_constraint{box_rule::coverage_below, 0.3}
+                                               : box_constraint{box_rule::avoid_all, 0.1};
+    detail::free_corners corners;
+    const int cols = img.width - w + 1, rows = img.height - h + 1;
+    corners.reset(cols, rows);
+    detail::block_surely_rejected(rule, img, w, h, corners);
+    // brute force: a corner is free iff it is in no blocked rectangle; blocked => rejected
+    std::int64_t free = 0;
+    for (int y = 0; y < rows; ++y)
+      for (int x = 0; x < cols; ++x) {
+        bool in_piece = false;
+        for (std::uint32_t i = 0; i < corners.count; ++i)
+          in_piece |= x >= corners.x0[corners.cur][i] && x < corners.x1[corners.cur][i] &&
+                      y >= corners.y0[corners.cur][i] && y < corners.y1[corners.cur][i];
+        free += in_piece;
+        if (!in_piece) {
+          ++blocked_total;
+          INFO("trial " << trial << " crop " << crop{x, y, w, h});
+          REQUIRE_FALSE(rule.accepts(crop{x, y, w, h}, img));
+        }
+      }
+    CHECK(corners.total() == free);
+  }
+  CHECK(blocked_total > 10000);  // the test did exercise blocked corners
+}
+
+TEST_CASE("free_corners: exact count, and words map uniformly onto the free corners") {
+  std::mt19937_64 rng(test::seed() + 1);
+  for (int trial = 0; trial < 500; ++trial) {
+    std::uniform_int_distribution<int> side(1, 30);
+    const int cols = side(rng), rows = side(rng);
+    detail::free_corners corners;
+    corners.reset(cols, rows);
+    std::vector<std::array<int, 4>> rects;
+    for (int k = std::uniform_int_distribution<int>(0, 9)(rng); k > 0; --k) {
+      std::uniform_int_distribution<int> ux(-3, cols + 3), uy(-3, rows + 3);
+      const int x0 = ux(rng), x1 = ux(rng), y0 = uy(rng), y1 = uy(rng);
+      const std::uint32_t before = corners.count;
+      corners.block(x0, x1, y0, y1);  // inclusive; empty when x1 < x0 or y1 < y0
+      // a rectangle the piece budget could not take is simply not blocked
+      if (before * 4 <= detail::free_corners::max_pieces) rects.push_back({x0, x1, y0, y1});
+    }
+    std::set<std::pair<int, int>> free;
+    for (int y = 0; y < rows; ++y)
+      for (int x = 0; x < cols; ++x) {
+        bool blocked = false;
+        for (const auto& r : rects) blocked |= x >= r[0] && x <= r[1] && y >= r[2] && y <= r[3];
+        if (!blocked) free.insert({x, y});
+      }
+    const std::int64_t total = corners.total();
+    REQUIRE(total == std::int64_t(free.size()));
+    // word i * 2^32 / total (rounded up) selects free corner number i: a bijection
+    std::set<std::pair<int, int>> hit;
+    for (std::int64_t i = 0; i < total; ++i) {
+      const auto word = std::uint32_t(((i << 32) + total - 1) / total);
+      std::int32_t left = -1, top = -1;
+      corners.corner(word, total, left, top);
+      REQUIRE(free.count({left, top}) == 1);
+      hit.insert({left, top});
+    }
+    CHECK(hit.size() == free.size());
+  }
+}
+
+TEST_CASE("keep_rejecting_boxes drops only boxes that pass every view of the scale range") {
+  std::mt19937_64 rng(test::seed() + 2);
+  std::vector<box> boxes;
+  for (int trial = 0; trial < 400; ++trial) {
+    const image_ref img = random_small_image(rng, boxes);
+    for (const auto& params : {rrc_params{{0.05f, 0.4f}, {}}, rrc_params{{0.2f, 1.0f}, {}},
+                               rrc_params{{0.01f, 0.02f}, {0.5f, 2.0f}}}) {
+      for (const box_constraint rule : {box_constraint{box_rule::avoid_all, 0.1},
+                                        box_constraint{box_rule::coverage_below, 0.1}}) {
+        const detail::rrc_setup setup = detail::make_rrc_setup(img.width, img.height, params);
+        detail::rejecting_boxes kept;
+        detail::keep_rejecting_boxes(rule, img, setup, params, kept);
+        REQUIRE(kept.ref.box_count <= img.box_count);
+        // every crop draw_view can test: RRC sizes of this setup, and the centre fallback
+        for (std::uint32_t k = 0; k < 200; ++k) {
+          const auto words = random_words({test::seed(), 0, k, 0, 0}, std::uint32_t(trial));
+          const detail::rrc_size z = detail::draw_rrc_size(setup, words[0], words[1]);
+          crop c = detail::rrc_fallback(img.width, img.height, params.ratio);
+          if (k > 0 && detail::fits(z, img.width, img.height))
+            c = {int(to_below(words[2], std::uint32_t(img.width - z.width + 1))),
+                 int(to_below(words[3], std::uint32_t(img.height - z.height + 1))), z.width,
+                 z.height};
+          REQUIRE(rule.accepts(c, kept.ref) == rule.accepts(c, img));
+        }
+      }
+    }
+  }
+}
+
+TEST_CASE("busy images: background views stay uniform over the accepted positions") {
+  // One crop size (fixed area and ratio), boxes that reject most positions: every sampled
+  // view is accepted and the positions are uniform over all accepted ones, including the
+  // views found in the free corners after a size's plain positions all failed.
+  const box busy_boxes[] = {{0, 0, 30, 26}, {34, 4, 60, 40}, {6, 30, 40, 48}};
+  const image_ref img{60, 48, busy_boxes, 3};
+  const int side = 12;  // area 144 = 0.05 * 60 * 48
+  const rrc_params params{{0.05f, 0.05f}, {1.0f, 1.0f}};
+  const box_constraint rule{box_rule::avoid_all, 0.1};
+  const detail::rrc_setup setup = detail::make_rrc_setup(img.width, img.height, params);
+  REQUIRE(detail::draw_rrc_size(setup, 123u, 456u).width == side);
+  std::map<std::pair<int, int>, int> accepted;
+  for (int y = 0; y + side <= img.height; ++y)
+    for (int x = 0; x + side <= img.width; ++x)
+      if (rule.accepts(crop{x, y, side, side}, img)) accepted[{x, y}] = 0;
+  const int positions = (img.width - side + 1) * (img.height - side + 1);
+  REQUIRE(accepted.size() > 20);
+  REQUIRE(double(accepted.size()) < 0.25 * positions);  // busy: most positions are rejected
+  const detail::view_request q{&img, &setup, &params, rule, 0, nullptr, {}};
+  int found = 0;
+  const int draws = 30000;
+  for (int i = 0; i < draws; ++i) {
+    crop v{};
+    if (!detail::draw_view(q, {test::seed(), 1, std::uint32_t(i), 0, 0}, v)) continue;
+    ++found;
+    REQUIRE(v.width == side);
+    REQUIRE(accepted.count({v.left, v.top}) == 1);
+    ++accepted[{v.left, v.top}];
+  }
+  CHECK(found > draws * 9 / 10);
+  const double expected = double(found) / double(accepted.size());
+  double chi2 = 0;
+  for (const auto& [pos, hits] : accepted) chi2 += (hits - expected) * (hits - expected) / expected;
+  const double dof = double(accepted.size()) - 1;
+  MESSAGE("accepted positions " << accepted.size() << " of " << positions << ", chi2 " << chi2
+                                << " (dof " << dof << ")");
+  CHECK(chi2 <= dof + 6.0 * std::sqrt(2.0 * dof) + 10.0);
 }

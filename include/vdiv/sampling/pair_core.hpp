@@ -27,6 +27,13 @@
 ///         wide enough for v2's smallest crop - v1 never blocks v2.
 ///     When a box rule or a non-disjoint relation can still reject the candidate, up to
 ///     `positions_per_size` = 5 positions are tried per drawn size (one random word each).
+///     Busy images (a view whose 5 positions of a size were all rejected): from its next size
+///     on, the corners a background rule surely rejects are worked out per size (rectangles,
+///     `block_surely_rejected`), a size with no other corner is dropped at once, and up to
+///     `free_positions_per_size` = 9 positions are drawn uniformly among the other corners.
+///     The accepted position stays uniform over the accepted positions of its size.
+///     Background views test only the boxes that can reject a view of their scale range
+///     (`keep_rejecting_boxes`; same verdicts).
 ///   So zero_overlap is sampled constructively, and the distribution is: v1 = RandomResizedCrop
 ///   conditioned on leaving room for v2; v2 = RandomResizedCrop conditioned on being disjoint
 ///   from v1 (size from the fitting range, position uniform among disjoint positions).
@@ -377,9 +384,157 @@ VDIV_HOST_DEVICE constexpr bool rule_accepts(const box_constraint& rule, const c
   return true;
 }
 
-/// Extra candidate positions tried per drawn size when a box rule or a non-disjoint relation
-/// can still reject the crop (positions cost one random word each, sizes an exp and two sqrt).
+/// Candidate positions tested per drawn size when a box rule or a non-disjoint relation can
+/// still reject the crop, drawn over the whole position space (see draw_view).
 inline constexpr std::uint32_t positions_per_size = 5;
+
+/// Candidate positions per drawn size once they are drawn among the free corners (busy images).
+inline constexpr std::uint32_t free_positions_per_size = 9;
+
+inline constexpr std::uint32_t max_reject_rects = 8;
+
+/// The corners of one crop size left free once rectangles of corners are blocked, kept as
+/// disjoint rectangles ("pieces"): blocking a rectangle splits each piece it overlaps into at
+/// most 4 (above, below, left, right of the overlap). The count is exact and a free corner is
+/// drawn uniformly with one random word. Branch-free where the geometry is random (the
+/// predictor cannot guess it, and a mispredict costs more than the arithmetic).
+struct free_corners {
+  static constexpr std::uint32_t max_pieces = 32;
+  // Two buffers used in turn (no copies); left uninitialised on purpose: only the first
+  // `count` entries of the current one are ever read.
+  std::int32_t x0[2][max_pieces], x1[2][max_pieces], y0[2][max_pieces], y1[2][max_pieces];
+  std::uint32_t count{0};
+  std::uint32_t cur{0};
+
+  /// a when pick, else b, without a branch (the compiler may not keep a ?: branch-free).
+  static VDIV_HOST_DEVICE constexpr std::int32_t select(bool pick, std::int32_t a,
+                                                        std::int32_t b) {
+    return b + ((a - b) & -std::int32_t(pick));
+  }
+
+  VDIV_HOST_DEVICE constexpr void reset(std::int32_t cols, std::int32_t rows) {
+    cur = 0;
+    x0[0][0] = 0;
+    x1[0][0] = cols;
+    y0[0][0] = 0;
+    y1[0][0] = rows;
+    count = std::uint32_t((cols > 0) & (rows > 0));
+  }
+
+  /// Blocks corners [bx0, bx1] x [by0, by1] (inclusive; empty when bx1 < bx0 or by1 < by0).
+  /// When the pieces could outgrow max_pieces the rectangle is not blocked (its corners stay
+  /// free: only fewer sure rejections are skipped).
+  VDIV_HOST_DEVICE constexpr void block(std::int64_t bx0, std::int64_t bx1, std::int64_t by0,
+                                        std::int64_t by1) {
+    if (count * 4 > max_pieces || bx1 < bx0 || by1 < by0) return;
+    const auto cx0 = std::int32_t(max_of<std::int64_t>(bx0, -1));
+    const auto cx1 = std::int32_t(min_of<std::int64_t>(bx1 + 1, std::int64_t(1) << 30));
+    const auto cy0 = std::int32_t(max_of<std::int64_t>(by0, -1));
+    const auto cy1 = std::int32_t(min_of<std::int64_t>(by1 + 1, std::int64_t(1) << 30));
+    const std::uint32_t from = cur, to = cur ^ 1u;
+    std::uint32_t n = 0;
+    auto put = [&](std::int32_t a0, std::int32_t a1, std::int32_t b0, std::int32_t b1) {
+      x0[to][n] = a0;
+      x1[to][n] = a1;
+      y0[to][n] = b0;
+      y1[to][n] = b1;
+      n += std::uint32_t((a0 < a1) & (b0 < b1));
+    };
+    for (std::uint32_t i = 0; i < count; ++i) {
+      const std::int32_t px0 = x0[from][i], px1 = x1[from][i];
+      const std::int32_t py0 = y0[from][i], py1 = y1[from][i];
+      const std::int32_t ox0 = max_of(px0, cx0), ox1 = min_of(px1, cx1);
+      const std::int32_t oy0 = max_of(py0, cy0), oy1 = min_of(py1, cy1);
+      const bool hit = (ox0 < ox1) & (oy0 < oy1);
+      // no overlap: the piece stays whole (as its "above" part), the other parts are empty
+      const std::int32_t top = select(hit, oy0, py1), bottom = select(hit, oy1, py1);
+      put(px0, px1, py0, top);     // above
+      put(px0, px1, bottom, py1);  // below
+      put(px0, ox0, top, bottom);  // left
+      put(ox1, px1, top, bottom);  // right
+    }
+    count = n;
+    cur = to;
+  }
+
+  VDIV_HOST_DEVICE constexpr std::int64_t total() const {
+    std::int64_t t = 0;
+    for (std::uint32_t i = 0; i < count; ++i)
+      t += std::int64_t(x1[cur][i] - x0[cur][i]) * (y1[cur][i] - y0[cur][i]);
+    return t;
+  }
+
+  /// Free corner number floor(word * total / 2^32) (pieces in order, row-major inside a
+  /// piece). Needs total > 0.
+  VDIV_HOST_DEVICE constexpr void corner(std::uint32_t word, std::int64_t total_free,
+                                         std::int32_t& left, std::int32_t& top) const {
+    const auto r = std::int64_t((std::uint64_t(word) * std::uint64_t(total_free)) >> 32);
+    std::int64_t before = 0;
+    std::int32_t px = 0, py = 0, pw = 1, offset = 0;
+    for (std::uint32_t i = 0; i < count; ++i) {
+      const std::int32_t w = x1[cur][i] - x0[cur][i];
+      const std::int64_t a = std::int64_t(w) * (y1[cur][i] - y0[cur][i]);
+      const bool here = (r >= before) & (r < before + a);
+      px = select(here, x0[cur][i], px);
+      py = select(here, y0[cur][i], py);
+      pw = select(here, w, pw);
+      offset = select(here, std::int32_t(r - before), offset);
+      before += a;
+    }
+    // positions < 2^31 within a piece: 32-bit division
+    top = py + std::int32_t(std::uint32_t(offset) / std::uint32_t(pw));
+    left = px + std::int32_t(std::uint32_t(offset) % std::uint32_t(pw));
+  }
+};
+
+/// Blocks the corners at which a w x h crop is surely rejected by the background rule
+/// (avoid_all: IoU >= t with a box; coverage_below: intersection >= t * crop area), whatever
+/// the exact test's rounding. The rule rejects once the intersection reaches `need`, and the
+/// intersection is ox(x) * oy(y), the overlaps along each axis. For a box, ox(x) >= alpha on
+/// x in [x0 + alpha - w, x1 - alpha] (alpha <= min(w, box width)), likewise oy >= beta, so with
+/// alpha * beta >= need (plus a 1e-9 relative margin) the product of the two intervals is a
+/// rectangle of rejected corners. alpha / min(w, bw) = beta / min(h, bh) ~ sqrt(need /
+/// (min(w, bw) min(h, bh))) makes it largest; any value in range is valid, and (1 + r) / 2 >=
+/// sqrt(r) needs no square root (same bits on host, device and at compile time).
+/// Drawing positions among the other corners and testing them exactly keeps the accepted
+/// position uniform over the accepted positions of the size: only sure rejections are skipped.
+VDIV_HOST_DEVICE constexpr void block_surely_rejected(const box_constraint& rule,
+                                                      const image_ref& img, std::int32_t w,
+                                                      std::int32_t h, free_corners& out) {
+  const bool iou_rule = rule.rule == box_rule::avoid_all;
+  const double t = rule.threshold;
+  if (!(iou_rule || rule.rule == box_rule::coverage_below) || !(t > 0.0) || !(t < 1.0)) return;
+  const double cw = double(w), ch = double(h), av = math::mul(cw, ch);
+  // IoU >= t  <=>  intersection >= t / (1 + t) * (area(view) + area(box))
+  const double share = iou_rule ? math::div(t, math::add(1.0, t)) : t;
+  for (std::uint32_t i = 0; i < img.box_count; ++i) {
+    const box& b = img.boxes[i];
+    const double bw = math::sub(double(b.x1), double(b.x0));
+    const double bh = math::sub(double(b.y1), double(b.y0));
+    const double ab = math::mul(bw, bh);
+    // boxes the exact test passes on areas alone never reject (rule_accepts, avoids_boxes)
+    const bool areas_pass = iou_rule & ((ab < math::mul(t, av)) | (av < math::mul(t, ab)));
+    double need = math::mul(share, iou_rule ? math::add(av, ab) : av);
+    need = math::add(math::mul(need, 1.0 + 1e-9), 1e-9);
+    const double mw = min_of(cw, bw), mh = min_of(ch, bh);
+    const double full = math::mul(mw, mh);
+    const bool ok = (bw > 0.0) & (bh > 0.0) & !areas_pass & (full >= need);
+    // r = need / full in (0, 1] when ok; s = (1 + r) / 2 >= sqrt(r) (AM-GM) and r / s <= 1,
+    // so alpha = mw * s <= mw and beta = mh * r / s <= mh with alpha * beta = need
+    const double r = math::div(need, math::add(full, double(!ok)));
+    const double s = math::mul(0.5, math::add(1.0, r));
+    const double alpha = math::mul(mw, s);
+    const double beta = math::mul(mh, math::div(r, s));
+    // 1e-7 px inward, so rounding of the bounds can only shrink the rectangle
+    const std::int64_t x0 =
+        math::ceil_to_int(math::add(math::sub(math::add(double(b.x0), alpha), cw), 1e-7));
+    const std::int64_t x1 = math::floor_to_int(math::sub(math::sub(double(b.x1), alpha), 1e-7));
+    const std::int64_t y0 =
+        math::ceil_to_int(math::add(math::sub(math::add(double(b.y0), beta), ch), 1e-7));
+    const std::int64_t y1 = math::floor_to_int(math::sub(math::sub(double(b.y1), beta), 1e-7));
+    out.block(x0, ok ? x1 : x0 - 1, y0, y1);
+  }
+}
 
 /// One view of a pair (see file comment); false when no candidate of this attempt passed.
 VDIV_HOST_DEVICE constexpr bool draw_view(const view_request& q, rng_key key, crop& out) {
@@ -409,6 +564,7 @@ VDIV_HOST_DEVICE constexpr bool draw_view(const view_request& q, rng_key key, cr
     }
   }
   std::uint32_t rejecter = 0;  // box that rejected the last candidate (rule_accepts)
+  bool busy = false;           // a whole size was rejected: use the free corners
   for (std::uint32_t t = 0; t < rrc_attempts; ++t) {
     const auto w = random_words(key, t);
     const rrc_size z = draw_rrc_size(setup, w[0], w[1]);
@@ -426,21 +582,54 @@ VDIV_HOST_DEVICE constexpr bool draw_view(const view_request& q, rng_key key, cr
       space.rows = std::int64_t(img.height) - z.height + 1;
     }
     if (space.valid() <= 0) continue;
-    const std::uint32_t tries = may_reject ? positions_per_size : 1u;
-    std::array<std::uint32_t, 4> extra{};
-    for (std::uint32_t p = 0; p < tries; ++p) {
-      crop cand{0, 0, z.width, z.height};
-      if (p == 0 && !restricted) {
-        // exactly torchvision's placement (top from word 2, left from word 3)
-        cand.top = std::int32_t(to_below(w[2], std::uint32_t(space.rows)));
-        cand.left = std::int32_t(to_below(w[3], std::uint32_t(space.cols)));
-      } else {
-        if (p >= 1 && (p - 1) % 4 == 0) extra = random_words(key, 64 + 8 * t + (p - 1) / 4);
+    crop cand{0, 0, z.width, z.height};
+    if (!restricted) {
+      // exactly torchvision's placement (top from word 2, left from word 3)
+      cand.top = std::int32_t(to_below(w[2], std::uint32_t(space.rows)));
+      cand.left = std::int32_t(to_below(w[3], std::uint32_t(space.cols)));
+    } else {
+      std::int64_t left = 0, top = 0;
+      space.corner(w[2], left, top);
+      cand.left = std::int32_t(left);
+      cand.top = std::int32_t(top);
+    }
+    if (relation_ok(q, cand) && rule_accepts(q.rule, cand, img, rejecter)) {
+      out = cand;
+      return true;
+    }
+    if (!may_reject) continue;
+    // More positions of this size. Drawn over the whole position space at first (cheap, and
+    // enough where acceptable positions are common); once every position of a size was
+    // rejected, the view is in a busy image, and from the next size on the positions are
+    // drawn among the size's free corners instead: those neither in the space's hole nor
+    // surely rejected by the box rule, and a size without any is dropped at once. Every
+    // candidate is uniform over a superset of the accepted positions of its size, so the
+    // accepted one is uniform over them.
+    std::array<std::uint32_t, 4> words{};
+    if (!busy) {
+      for (std::uint32_t p = 1; p < positions_per_size; ++p) {
+        if ((p - 1) % 4 == 0) words = random_words(key, 64 + 8 * t + (p - 1) / 4);
         std::int64_t left = 0, top = 0;
-        space.corner(p == 0 ? w[2] : extra[(p - 1) % 4], left, top);
+        space.corner(words[(p - 1) % 4], left, top);
         cand.left = std::int32_t(left);
         cand.top = std::int32_t(top);
+        if (relation_ok(q, cand) && rule_accepts(q.rule, cand, img, rejecter)) {
+          out = cand;
+          return true;
+        }
       }
+      busy = true;
+      continue;
+    }
+    free_corners corners;
+    corners.reset(std::int32_t(space.cols), std::int32_t(space.rows));
+    corners.block(space.xa, space.xb, space.ya, space.yb);
+    block_surely_rejected(q.rule, img, z.width, z.height, corners);
+    const std::int64_t total_free = corners.total();
+    if (total_free <= 0) continue;
+    for (std::uint32_t p = 1; p < free_positions_per_size; ++p) {
+      if ((p - 1) % 4 == 0) words = random_words(key, 64 + 8 * t + (p - 1) / 4);
+      corners.corner(words[(p - 1) % 4], total_free, cand.left, cand.top);
       if (relation_ok(q, cand) && rule_accepts(q.rule, cand, img, rejecter)) {
         out = cand;
         return true;
@@ -492,6 +681,45 @@ VDIV_HOST_DEVICE constexpr std::array<crop, 2> fallback_pair(const pair_options&
           rrc_fallback(second.width, second.height, o.view2.ratio)};
 }
 
+/// The boxes of an image that can reject some view of a background rule, in a local buffer.
+struct rejecting_boxes {
+  static constexpr std::uint32_t capacity = 32;
+  box boxes[capacity];  // only the first ref.box_count are set (and read)
+  image_ref ref{};
+};
+
+/// Keeps the boxes that can reject a view drawn with `setup` / `params` under a background rule
+/// (avoid_all, coverage_below): a box of area < t * (smallest such view) has IoU and coverage
+/// < t with every one of them, so dropping it changes no verdict, only time. The smallest view:
+/// an RRC size of area >= scale.min * W * H (each rounded side moves by <= 1/2 px and is at most
+/// the image side, so its area drops by at most (W + H + 1) / 2), or the centre-crop fallback;
+/// a 0.1% margin covers the rounding of the products. Unfiltered when the rule is another one
+/// or more than `capacity` boxes are kept.
+VDIV_HOST_DEVICE constexpr void keep_rejecting_boxes(const box_constraint& rule,
+                                                     const image_ref& img,
+                                                     const rrc_setup& setup,
+                                                     const rrc_params& params,
+                                                     rejecting_boxes& out) {
+  out.ref = img;
+  const double t = rule.threshold;
+  if (!(rule.rule == box_rule::avoid_all || rule.rule == box_rule::coverage_below) ||
+      !(t > 0.0) || !(t < 1.0))
+    return;
+  const double smallest_rrc =
+      math::sub(math::mul(setup.area, setup.scale_min),
+                math::mul(0.5, double(img.width) + double(img.height) + 1.0));
+  const double smallest = min_of(smallest_rrc, double(area(rrc_fallback(img.width, img.height,
+                                                                        params.ratio))));
+  const double keep_from = math::mul(t, math::sub(math::mul(smallest, 0.999), 1.0));
+  std::uint32_t n = 0;
+  for (std::uint32_t i = 0; i < img.box_count; ++i) {
+    if (box_area_d(img.boxes[i]) < keep_from) continue;
+    if (n == rejecting_boxes::capacity) return;  // too many: keep them all
+    out.boxes[n++] = img.boxes[i];
+  }
+  out.ref = {img.width, img.height, out.boxes, n};
+}
+
 /// True when the constraints cannot be met for this image (cheap, sufficient tests only).
 VDIV_HOST_DEVICE constexpr bool obviously_infeasible(const box_constraint& rule,
                                                      const image_ref& img,
@@ -541,15 +769,24 @@ VDIV_HOST_DEVICE constexpr pair_sample sample_pair(const pair_options& o, const 
     if (room_w > img2.width && room_h > img2.height && c.view1.rule != box_rule::match_some)
       return {detail::fallback_pair(o, first, img2), 1u, true};
   }
+  // Background views test only the boxes that can reject them (same verdicts, less work);
+  // the two views share the list when they have the same image, rule and sizes.
+  detail::rejecting_boxes kept1, kept2;
+  detail::keep_rejecting_boxes(c.view1, first, setup1, o.view1, kept1);
+  const bool share = &img2 == &first && c.view2 == c.view1 && o.view2 == o.view1;
+  if (!share) detail::keep_rejecting_boxes(c.view2, img2, setup2, o.view2, kept2);
+  const image_ref& view1_image = kept1.ref;
+  const image_ref& view2_image = share ? kept1.ref : kept2.ref;
   for (std::uint32_t a = 0; a < budget; ++a) {
     crop v1{}, v2{};
-    const detail::view_request q1{&first,  &setup1, &o.view1, c.view1, feasible1,
-                                  nullptr, {},      room_w,   room_h};
+    const detail::view_request q1{&view1_image, &setup1, &o.view1, c.view1, feasible1,
+                                  nullptr,      {},      room_w,   room_h};
     if (!detail::draw_view(q1, view_key(key, 0, std::uint16_t(a)), v1)) continue;
     if (!o.two_images && c.between.relation == view_relation::disjoint &&
         !detail::room_for_disjoint(v1, img2, o.view2))
       continue;
-    const detail::view_request q2{&img2, &setup2, &o.view2, c.view2, feasible2, &v1, c.between};
+    const detail::view_request q2{&view2_image, &setup2,  &o.view2, c.view2,
+                                  feasible2,    &v1,      c.between};
     if (!detail::draw_view(q2, view_key(key, 1, std::uint16_t(a)), v2)) continue;
     return {{v1, v2}, a + 1, false};
   }
