@@ -23,6 +23,19 @@ static_assert(sample_pair(make_pair_options({dataset_kind::coco, view_config::ze
                       .views[1],
               "the whole pair sampler runs at compile time (so it is device-safe constexpr)");
 
+namespace {
+constexpr box busy_demo_boxes[] = {{0, 0, 30, 26}, {34, 4, 60, 40}, {6, 30, 40, 48}};
+constexpr image_ref busy_demo{60, 48, busy_demo_boxes, 3};
+constexpr pair_sample busy_pair(std::uint32_t index) {
+  return sample_pair(make_pair_options({dataset_kind::coco, view_config::only_background}),
+                     busy_demo, busy_demo, {1, 2, index});
+}
+}  // namespace
+
+// The busy-image path (free corners, kept boxes) is constexpr too, so it also runs on the GPU.
+static_assert(!busy_pair(0).fell_back && !busy_pair(1).fell_back && !busy_pair(2).fell_back);
+static_assert(!overlaps(busy_pair(0).views[0], busy_pair(0).views[1]));
+
 TEST_CASE("place_disjoint is uniform over exactly the positions that avoid the other crop") {
   std::mt19937_64 rng(test::seed());
   std::uniform_int_distribution<int> small(1, 12);
