@@ -507,7 +507,7 @@ VDIV_HOST_DEVICE constexpr void block_surely_rejected(const box_constraint& rule
   const double cw = double(w), ch = double(h), av = math::mul(cw, ch);
   // IoU >= t  <=>  intersection >= t / (1 + t) * (area(view) + area(box))
   const double share = iou_rule ? math::div(t, math::add(1.0, t)) : t;
-  for (std::uint32_t i = 0; i < img.box_count; ++i) {
+  for (std::uint32_t i = 0; i < img.box_count && out.count > 0; ++i) {
     const box& b = img.boxes[i];
     const double bw = math::sub(double(b.x1), double(b.x0));
     const double bh = math::sub(double(b.y1), double(b.y0));
@@ -715,7 +715,15 @@ VDIV_HOST_DEVICE constexpr void keep_rejecting_boxes(const box_constraint& rule,
   for (std::uint32_t i = 0; i < img.box_count; ++i) {
     if (box_area_d(img.boxes[i]) < keep_from) continue;
     if (n == rejecting_boxes::capacity) return;  // too many: keep them all
-    out.boxes[n++] = img.boxes[i];
+    // largest first: they block the most corners, so a size without free corners is seen
+    // after fewer boxes (insertion by area; the verdicts do not depend on the order)
+    const double a = box_area_d(img.boxes[i]);
+    std::uint32_t k = n++;
+    while (k > 0 && box_area_d(out.boxes[k - 1]) < a) {
+      out.boxes[k] = out.boxes[k - 1];
+      --k;
+    }
+    out.boxes[k] = img.boxes[i];
   }
   out.ref = {img.width, img.height, out.boxes, n};
 }
