@@ -9,10 +9,11 @@
 ///   `div`. In CUDA device code they call `__dmul_rn` / `__dadd_rn` / `__dsub_rn` /
 ///   `__ddiv_rn`, which nvcc never fuses into FMA, so device builds do NOT need `-fmad=false`.
 /// - On the host, IEEE double arithmetic is exact-rounded; the only risk is the compiler fusing
-///   `a * b + c` into an FMA. GCC/Clang do that only when the target ISA has FMA (e.g.
-///   `-march=native`, `-mfma`). The default x86-64 target has no FMA, so no fusion happens.
-///   If you build with FMA enabled, add `-ffp-contract=off` to the translation units that
-///   sample crops, or host and device crops may differ in rare boundary cases.
+///   `a * b + c` into an FMA, which GCC does in its GNU modes (`-std=gnu++20`, CMake's default)
+///   whenever the target has FMA (`-march=native`, `-mfma`). `mul` hands its rounded product
+///   through an empty asm statement on GCC/Clang (x86-64, AArch64), which the compiler cannot
+///   fuse across, so host crops equal the device's whatever the flags
+///   (tests/sampling/check_fma_contraction.cmake builds a probe both ways and compares).
 /// - exp/log here are accurate to a few ulp (not correctly rounded), which is irrelevant for
 ///   sampling: what matters is that they return the same bits everywhere.
 
@@ -30,7 +31,13 @@ VDIV_HOST_DEVICE constexpr double mul(double a, double b) {
 #if VDIV_IN_DEVICE_CODE
   if (!std::is_constant_evaluated()) return __dmul_rn(a, b);
 #endif
-  return a * b;
+  double p = a * b;
+#if !VDIV_IN_DEVICE_CODE && defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+  if (!std::is_constant_evaluated()) asm("" : "+x"(p));  // the product must exist, rounded
+#elif !VDIV_IN_DEVICE_CODE && defined(__GNUC__) && defined(__aarch64__)
+  if (!std::is_constant_evaluated()) asm("" : "+w"(p));
+#endif
+  return p;
 }
 /// a + b rounded to nearest, never fused.
 VDIV_HOST_DEVICE constexpr double add(double a, double b) {
