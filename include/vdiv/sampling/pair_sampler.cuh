@@ -4,7 +4,8 @@
 /// same `sample_pair` (pair_core.hpp) as the host. For the same options, images and keys it
 /// returns exactly the CPU's crops: all sampling arithmetic goes through vdiv::math, whose
 /// device versions use __dmul_rn/__dadd_rn/__ddiv_rn (never FMA-fused), so no -fmad=false is
-/// needed (see core/math.hpp for the one host-side caveat: FMA contraction with -march=native).
+/// needed; on the host, `math::mul` blocks FMA contraction too, so any host flags give the same
+/// crops (core/math.hpp).
 /// Needs nvcc and --expt-relaxed-constexpr (the std::array / bit_cast helpers are constexpr).
 
 #include <cuda_runtime.h>
