@@ -141,12 +141,12 @@ inline std::string fixed(double v, int digits = 3) {
 inline void write_plot(const run_report& report, const std::filesystem::path& file) {
   const bool with_accuracy = std::any_of(report.configs.begin(), report.configs.end(),
                                          [](const auto& c) { return std::isfinite(c.accuracy); });
-  const int panel = 560, height = 480, margin = 60;
+  const int panel = 560, height = 520, margin = 60;
   cv::Mat canvas(height, with_accuracy ? 2 * panel : panel, CV_8UC3, cv::Scalar(255, 255, 255));
   const cv::Scalar axis{60, 60, 60}, point{180, 90, 30}, grid{225, 225, 225};
 
   // Panel 1: one column per config, y = S in [0, 1].
-  const int x0 = margin, x1 = panel - 20, y0 = height - 170, y1 = 40;
+  const int x0 = margin, x1 = panel - 20, y0 = height - 200, y1 = 40;
   auto y_of = [&](double s) { return int(std::lround(y0 - (y0 - y1) * std::clamp(s, 0.0, 1.0))); };
   for (int t = 0; t <= 5; ++t) {
     const double s = t / 5.0;
@@ -169,10 +169,11 @@ inline void write_plot(const run_report& report, const std::filesystem::path& fi
                        0.38);
     }
     // Config names are long: write them rotated by drawing into a small image and transposing.
-    cv::Mat label(20, 150, CV_8UC3, cv::Scalar(255, 255, 255));
     int baseline = 0;
     const int text_width =
         cv::getTextSize(c.config, cv::FONT_HERSHEY_SIMPLEX, 0.38, 1, &baseline).width;
+    cv::Mat label(20, std::clamp(text_width + 4, 1, height - y0 - 8), CV_8UC3,
+                  cv::Scalar(255, 255, 255));
     // Right-aligned, so after the rotation each name ends just under its column.
     detail::put_text(label, c.config, {std::max(0, label.cols - text_width - 2), 14}, 0.38);
     cv::Mat rotated;
@@ -207,11 +208,34 @@ inline void write_plot(const run_report& report, const std::filesystem::path& fi
       detail::put_text(canvas, detail::fixed(a, 3), {px0 - 52, py_of(a) + 5});
     }
     detail::put_text(canvas, "S", {(px0 + px1) / 2, y0 + 38});
+    // Each name goes beside its point where it stays on the canvas and clear of the names
+    // already placed (right or left, above or below), else where it overlaps least.
+    std::vector<cv::Rect> placed;
     for (const auto& c : report.configs) {
       if (!std::isfinite(c.accuracy) || !std::isfinite(c.summary.mean)) continue;
       const cv::Point at{px_of(c.summary.mean), py_of(c.accuracy)};
       cv::circle(canvas, at, 5, point, cv::FILLED, cv::LINE_AA);
-      detail::put_text(canvas, c.config, {at.x + 7, at.y - 6}, 0.36);
+      int baseline = 0;
+      const cv::Size size = cv::getTextSize(c.config, cv::FONT_HERSHEY_SIMPLEX, 0.36, 1, &baseline);
+      const cv::Rect spots[] = {{at.x + 7, at.y - 6 - size.height, size.width, size.height},
+                                {at.x + 7, at.y + 8, size.width, size.height},
+                                {at.x - 7 - size.width, at.y - 6 - size.height, size.width, size.height},
+                                {at.x - 7 - size.width, at.y + 8, size.width, size.height}};
+      const cv::Rect inside(0, 0, canvas.cols, canvas.rows);
+      cv::Rect best = spots[0];
+      int best_overlap = -1;
+      for (const cv::Rect& r : spots) {
+        if ((r & inside) != r) continue;
+        int overlap = 0;
+        for (const cv::Rect& p : placed) overlap += (r & p).area();
+        if (best_overlap < 0 || overlap < best_overlap) {
+          best = r;
+          best_overlap = overlap;
+        }
+        if (overlap == 0) break;
+      }
+      placed.push_back(best);
+      detail::put_text(canvas, c.config, {best.x, best.y + best.height}, 0.36);
     }
   }
   if (!cv::imwrite(file.string(), canvas)) throw io_error("cannot write plot " + file.string());
