@@ -2,9 +2,11 @@
 // tests/sampling/CMakeLists.txt (plain, and with FMA contraction allowed: -mfma
 // -ffp-contract=fast); check_fma_contraction.cmake compares the two outputs, which must be equal
 // for host crops to equal the CUDA kernel's under any host flags (core/math.hpp).
+#include <bit>
 #include <cstdint>
 #include <cstdio>
 #include <random>
+#include <string>
 #include <vdiv/sampling/pair_sampler.hpp>
 #include <vector>
 

@@ -103,13 +103,15 @@ VDIV_HOST_DEVICE constexpr double exp(double x) {
                           1.0 / 39916800,
                           1.0 / 479001600,
                           1.0 / 6227020800.0};
-  // Estrin's scheme: the same polynomial in a tree of depth 4 instead of a chain of 13
-  // dependent multiply-adds (crop sampling waits on this latency once per drawn size).
-  const double r2 = mul(r, r), r4 = mul(r2, r2), r8 = mul(r4, r4);
+  // The terms from r^4 on by Estrin's scheme (a tree instead of a chain of dependent
+  // multiply-adds: crop sampling waits on this latency once per drawn size), the 4 leading
+  // terms by Horner, whose last steps set the rounding (as accurate as Horner throughout).
+  const double r2 = mul(r, r), r4 = mul(r2, r2);
   auto pair = [&](int i) { return add(c[i], mul(c[i + 1], r)); };
-  const double q0 = add(pair(0), mul(pair(2), r2)), q1 = add(pair(4), mul(pair(6), r2));
-  const double q2 = add(pair(8), mul(pair(10), r2)), q3 = pair(12);
-  const double p = add(add(q0, mul(q1, r4)), mul(add(q2, mul(q3, r4)), r8));
+  const double tail = add(add(pair(4), mul(pair(6), r2)),
+                          mul(add(add(pair(8), mul(pair(10), r2)), mul(pair(12), r4)), r4));
+  double p = tail;
+  for (int i = 3; i >= 0; --i) p = add(mul(p, r), c[i]);
   return mul(p, pow2(k));
 }
 

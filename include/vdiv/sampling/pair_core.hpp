@@ -391,8 +391,6 @@ inline constexpr std::uint32_t positions_per_size = 5;
 /// Candidate positions per drawn size once they are drawn among the free corners (busy images).
 inline constexpr std::uint32_t free_positions_per_size = 9;
 
-inline constexpr std::uint32_t max_reject_rects = 8;
-
 /// The corners of one crop size left free once rectangles of corners are blocked, kept as
 /// disjoint rectangles ("pieces"): blocking a rectangle splits each piece it overlaps into at
 /// most 4 (above, below, left, right of the overlap). The count is exact and a free corner is
@@ -684,7 +682,7 @@ VDIV_HOST_DEVICE constexpr std::array<crop, 2> fallback_pair(const pair_options&
 /// The boxes of an image that can reject some view of a background rule, in a local buffer.
 struct rejecting_boxes {
   static constexpr std::uint32_t capacity = 32;
-  box boxes[capacity];  // only the first ref.box_count are set (and read)
+  box boxes[capacity];  // the first ref.box_count hold the kept boxes (when filtered)
   image_ref ref{};
 };
 
@@ -711,19 +709,22 @@ VDIV_HOST_DEVICE constexpr void keep_rejecting_boxes(const box_constraint& rule,
   const double smallest = min_of(smallest_rrc, double(area(rrc_fallback(img.width, img.height,
                                                                         params.ratio))));
   const double keep_from = math::mul(t, math::sub(math::mul(smallest, 0.999), 1.0));
+  double areas[rejecting_boxes::capacity];
   std::uint32_t n = 0;
   for (std::uint32_t i = 0; i < img.box_count; ++i) {
-    if (box_area_d(img.boxes[i]) < keep_from) continue;
-    if (n == rejecting_boxes::capacity) return;  // too many: keep them all
-    // largest first: they block the most corners, so a size without free corners is seen
-    // after fewer boxes (insertion by area; the verdicts do not depend on the order)
     const double a = box_area_d(img.boxes[i]);
+    if (a < keep_from) continue;
+    if (n == rejecting_boxes::capacity) return;  // too many: keep them all
+    // largest first: they reject most candidates and block the most corners, so tests and
+    // blocking stop sooner (insertion by area; the verdicts do not depend on the order)
     std::uint32_t k = n++;
-    while (k > 0 && box_area_d(out.boxes[k - 1]) < a) {
+    while (k > 0 && areas[k - 1] < a) {
       out.boxes[k] = out.boxes[k - 1];
+      areas[k] = areas[k - 1];
       --k;
     }
     out.boxes[k] = img.boxes[i];
+    areas[k] = a;
   }
   out.ref = {img.width, img.height, out.boxes, n};
 }
