@@ -391,6 +391,13 @@ inline constexpr std::uint32_t positions_per_size = 5;
 /// Candidate positions per drawn size once they are drawn among the free corners (busy images).
 inline constexpr std::uint32_t free_positions_per_size = 9;
 
+/// A background rule whose rejections the samplers can bound: avoid_all or coverage_below with
+/// a threshold in (0, 1) (block_surely_rejected, keep_rejecting_boxes).
+VDIV_HOST_DEVICE constexpr bool bounded_background_rule(const box_constraint& rule) {
+  return (rule.rule == box_rule::avoid_all || rule.rule == box_rule::coverage_below) &&
+         rule.threshold > 0.0 && rule.threshold < 1.0;
+}
+
 /// The corners of one crop size left free once rectangles of corners are blocked, kept as
 /// disjoint rectangles ("pieces"): blocking a rectangle splits each piece it overlaps into at
 /// most 4 (above, below, left, right of the overlap). The count is exact and a free corner is
@@ -499,9 +506,9 @@ struct free_corners {
 VDIV_HOST_DEVICE constexpr void block_surely_rejected(const box_constraint& rule,
                                                       const image_ref& img, std::int32_t w,
                                                       std::int32_t h, free_corners& out) {
+  if (!bounded_background_rule(rule)) return;
   const bool iou_rule = rule.rule == box_rule::avoid_all;
   const double t = rule.threshold;
-  if (!(iou_rule || rule.rule == box_rule::coverage_below) || !(t > 0.0) || !(t < 1.0)) return;
   const double cw = double(w), ch = double(h), av = math::mul(cw, ch);
   // IoU >= t  <=>  intersection >= t / (1 + t) * (area(view) + area(box))
   const double share = iou_rule ? math::div(t, math::add(1.0, t)) : t;
@@ -699,10 +706,8 @@ VDIV_HOST_DEVICE constexpr void keep_rejecting_boxes(const box_constraint& rule,
                                                      const rrc_params& params,
                                                      rejecting_boxes& out) {
   out.ref = img;
+  if (!bounded_background_rule(rule)) return;
   const double t = rule.threshold;
-  if (!(rule.rule == box_rule::avoid_all || rule.rule == box_rule::coverage_below) ||
-      !(t > 0.0) || !(t < 1.0))
-    return;
   const double smallest_rrc =
       math::sub(math::mul(setup.area, setup.scale_min),
                 math::mul(0.5, double(img.width) + double(img.height) + 1.0));
@@ -778,28 +783,31 @@ VDIV_HOST_DEVICE constexpr pair_sample sample_pair(const pair_options& o, const 
     if (room_w > img2.width && room_h > img2.height && c.view1.rule != box_rule::match_some)
       return {detail::fallback_pair(o, first, img2), 1u, true};
   }
+  auto attempts = [&](const image_ref& view1_image, const image_ref& view2_image) -> pair_sample {
+    for (std::uint32_t a = 0; a < budget; ++a) {
+      crop v1{}, v2{};
+      const detail::view_request q1{&view1_image, &setup1, &o.view1, c.view1, feasible1,
+                                    nullptr,      {},      room_w,   room_h};
+      if (!detail::draw_view(q1, view_key(key, 0, std::uint16_t(a)), v1)) continue;
+      if (!o.two_images && c.between.relation == view_relation::disjoint &&
+          !detail::room_for_disjoint(v1, img2, o.view2))
+        continue;
+      const detail::view_request q2{&view2_image, &setup2,  &o.view2, c.view2,
+                                    feasible2,    &v1,      c.between};
+      if (!detail::draw_view(q2, view_key(key, 1, std::uint16_t(a)), v2)) continue;
+      return {{v1, v2}, a + 1, false};
+    }
+    return {detail::fallback_pair(o, first, img2), budget, true};
+  };
+  if (!detail::bounded_background_rule(c.view1) && !detail::bounded_background_rule(c.view2))
+    return attempts(first, img2);
   // Background views test only the boxes that can reject them (same verdicts, less work);
   // the two views share the list when they have the same image, rule and sizes.
   detail::rejecting_boxes kept1, kept2;
   detail::keep_rejecting_boxes(c.view1, first, setup1, o.view1, kept1);
   const bool share = &img2 == &first && c.view2 == c.view1 && o.view2 == o.view1;
   if (!share) detail::keep_rejecting_boxes(c.view2, img2, setup2, o.view2, kept2);
-  const image_ref& view1_image = kept1.ref;
-  const image_ref& view2_image = share ? kept1.ref : kept2.ref;
-  for (std::uint32_t a = 0; a < budget; ++a) {
-    crop v1{}, v2{};
-    const detail::view_request q1{&view1_image, &setup1, &o.view1, c.view1, feasible1,
-                                  nullptr,      {},      room_w,   room_h};
-    if (!detail::draw_view(q1, view_key(key, 0, std::uint16_t(a)), v1)) continue;
-    if (!o.two_images && c.between.relation == view_relation::disjoint &&
-        !detail::room_for_disjoint(v1, img2, o.view2))
-      continue;
-    const detail::view_request q2{&view2_image, &setup2,  &o.view2, c.view2,
-                                  feasible2,    &v1,      c.between};
-    if (!detail::draw_view(q2, view_key(key, 1, std::uint16_t(a)), v2)) continue;
-    return {{v1, v2}, a + 1, false};
-  }
-  return {detail::fallback_pair(o, first, img2), budget, true};
+  return attempts(kept1.ref, share ? kept1.ref : kept2.ref);
 }
 
 /// Plain rejection sampling under ANY pair_constraint (user-composed policies): both views are
