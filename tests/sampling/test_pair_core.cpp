@@ -1,5 +1,6 @@
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <map>
 #include <set>
 #include <random>
@@ -149,7 +150,7 @@ TEST_CASE("block_surely_rejected: every blocked corner is rejected by the exact 
     detail::free_corners corners;
     const int cols = img.width - w + 1, rows = img.height - h + 1;
     corners.reset(cols, rows);
-    detail::block_surely_rejected(rule, img, w, h, corners);
+    detail::block_surely_rejected(rule, detail::boxes_of{img}, w, h, corners);
     // brute force: a corner is free iff it is in no blocked rectangle; blocked => rejected
     std::int64_t free = 0;
     for (int y = 0; y < rows; ++y)
@@ -235,6 +236,99 @@ TEST_CASE("keep_rejecting_boxes drops only boxes that pass every view of the sca
       }
     }
   }
+}
+
+TEST_CASE("keep_rejecting_boxes orders the kept boxes by decreasing area; its table matches") {
+  std::mt19937_64 rng(test::seed() + 5);
+  std::vector<box> boxes;
+  const rrc_params params{{0.05f, 0.4f}, {}};
+  const box_constraint rule{box_rule::avoid_all, 0.1};
+  for (int trial = 0; trial < 400; ++trial) {
+    image_ref img = random_small_image(rng, boxes);
+    if (trial % 4 == 0) {  // duplicates: ties keep the input order (stable)
+      for (std::size_t k = 0, n = boxes.size(); k < n; ++k) boxes.push_back(boxes[k]);
+      img = {img.width, img.height, boxes.data(), std::uint32_t(boxes.size())};
+    }
+    const detail::rrc_setup setup = detail::make_rrc_setup(img.width, img.height, params);
+    detail::rejecting_boxes kept;
+    detail::keep_rejecting_boxes(rule, img, setup, params, kept);
+    REQUIRE(kept.filtered);
+    // expected: the kept boxes in a stable sort by decreasing area
+    std::vector<box> expected;
+    for (std::uint32_t i = 0; i < img.box_count; ++i) {
+      bool kept_here = false;
+      for (std::uint32_t j = 0; j < kept.ref.box_count; ++j)
+        kept_here |= kept.ref.boxes[j] == img.boxes[i];
+      if (kept_here) expected.push_back(img.boxes[i]);
+    }
+    std::stable_sort(expected.begin(), expected.end(), [](const box& a, const box& b) {
+      return detail::box_area_d(a) > detail::box_area_d(b);
+    });
+    REQUIRE(expected.size() == kept.ref.box_count);
+    const detail::boxes_of direct{kept.ref};
+    REQUIRE(kept.table.size() == kept.ref.box_count);
+    for (std::uint32_t j = 0; j < kept.ref.box_count; ++j) {
+      CHECK(kept.ref.boxes[j] == expected[j]);
+      CHECK(kept.table.x0(j) == direct.x0(j));
+      CHECK(kept.table.y1(j) == direct.y1(j));
+      CHECK(kept.table.area(j) == direct.area(j));
+    }
+    // the exact test reads the same verdicts from the table, from the boxes and from
+    // avoids_boxes; the blocked corners are the same
+    for (int k = 0; k < 50; ++k) {
+      const int w = std::uniform_int_distribution<int>(1, img.width)(rng);
+      const int h = std::uniform_int_distribution<int>(1, img.height)(rng);
+      const crop c{std::uniform_int_distribution<int>(0, img.width - w)(rng),
+                   std::uniform_int_distribution<int>(0, img.height - h)(rng), w, h};
+      std::uint32_t first_a = 0, first_b = 0;
+      const bool by_table = detail::rule_accepts(rule, c, kept.ref, kept.table, first_a);
+      CHECK(by_table == detail::rule_accepts(rule, c, kept.ref, direct, first_b));
+      CHECK(by_table == avoids_boxes{0.1}.accepts(c, img));
+      detail::free_corners a, b;
+      a.reset(img.width - w + 1, img.height - h + 1);
+      b.reset(img.width - w + 1, img.height - h + 1);
+      detail::block_surely_rejected(rule, kept.table, w, h, a);
+      detail::block_surely_rejected(rule, direct, w, h, b);
+      CHECK(a.total() == b.total());
+    }
+  }
+  // more kept boxes than the table holds: unfiltered, the image's own boxes
+  std::vector<box> many(detail::box_table::capacity + 1, box{0.0f, 0.0f, 30.0f, 20.0f});
+  const image_ref crowded{40, 30, many.data(), std::uint32_t(many.size())};
+  const detail::rrc_setup setup = detail::make_rrc_setup(40, 30, params);
+  detail::rejecting_boxes kept;
+  detail::keep_rejecting_boxes(rule, crowded, setup, params, kept);
+  CHECK(!kept.filtered);
+  CHECK(kept.table_or_null() == nullptr);
+  CHECK(kept.ref.boxes == crowded.boxes);
+  CHECK(kept.ref.box_count == crowded.box_count);
+}
+
+TEST_CASE("min_strip is the smallest strip that holds the minimum area (brute force)") {
+  std::mt19937_64 rng(test::seed() + 6);
+  std::uniform_int_distribution<int> side(0, 700);
+  std::uniform_real_distribution<double> u(0.0, 1.0);
+  int none = 0;
+  for (int trial = 0; trial < 4000; ++trial) {
+    const std::int64_t limit = trial % 10 == 0 ? side(rng) % 4 : side(rng);
+    const std::int64_t other = side(rng);
+    const double rmin = trial % 7 == 0 ? 0.1 + u(rng) : 0.75;
+    const double rmax = trial % 7 == 0 ? rmin * (1.0 + 20.0 * u(rng)) : 4.0 / 3.0;
+    const double need = 1.0 + u(rng) * u(rng) * double(limit + 1) * double(other + 1);
+    const bool vertical = trial % 2 == 0;
+    std::int64_t expected = limit + 1;
+    for (std::int64_t t = 0; t <= limit; ++t) {
+      const double a = vertical ? detail::max_fit_area(double(t) + 1.0, double(other) + 1.0, rmin, rmax)
+                                : detail::max_fit_area(double(other) + 1.0, double(t) + 1.0, rmin, rmax);
+      if (a >= need) {
+        expected = t;
+        break;
+      }
+    }
+    none += expected == limit + 1;
+    REQUIRE(detail::min_strip(limit, other, vertical, need, rmin, rmax) == expected);
+  }
+  CHECK(none > 0);  // the "no strip is enough" answer was exercised
 }
 
 TEST_CASE("busy images: background views stay uniform over the accepted positions") {

@@ -239,6 +239,60 @@ VDIV_HOST_DEVICE constexpr bool covers_image(const box& b, const image_ref& img)
   return b.x0 <= 0.0f && b.y0 <= 0.0f && b.x1 >= float(img.width) && b.y1 >= float(img.height);
 }
 
+/// An image's boxes as the background tests read them: corners and areas in double, computed
+/// once per pair (`box_table`) or on the fly (`boxes_of`); both give the same values bit for
+/// bit, the ones `avoids_boxes` computes.
+VDIV_HOST_DEVICE constexpr double inverse_height(const box& b) {
+  const double bh = math::sub(double(b.y1), double(b.y0));
+  return bh > 0.0 ? math::div(1.0, bh) : 0.0;  // such a box blocks nothing (ok is false)
+}
+
+struct boxes_of {
+  const image_ref& img;
+  VDIV_HOST_DEVICE constexpr std::uint32_t size() const { return img.box_count; }
+  VDIV_HOST_DEVICE constexpr double x0(std::uint32_t i) const { return double(img.boxes[i].x0); }
+  VDIV_HOST_DEVICE constexpr double y0(std::uint32_t i) const { return double(img.boxes[i].y0); }
+  VDIV_HOST_DEVICE constexpr double x1(std::uint32_t i) const { return double(img.boxes[i].x1); }
+  VDIV_HOST_DEVICE constexpr double y1(std::uint32_t i) const { return double(img.boxes[i].y1); }
+  VDIV_HOST_DEVICE constexpr double area(std::uint32_t i) const { return box_area_d(img.boxes[i]); }
+  /// 1 / height, computed once per pair in a box_table
+  VDIV_HOST_DEVICE constexpr double inv_height(std::uint32_t i) const {
+    return inverse_height(img.boxes[i]);
+  }
+};
+
+/// The boxes of one image in double, with their areas: the exact tests of a busy image read
+/// each box many times (tens of candidates per pair), so the conversions are done once.
+struct box_table {
+  // COCO-like images keep ~4 boxes (area >= t x the smallest background view); images with
+  // more than this many such boxes are tested unfiltered (same verdicts, slower)
+  static constexpr std::uint32_t capacity = 16;
+  // left uninitialised on purpose (C++20 allows it in constexpr code): only [0, count) is read
+  double x0_[capacity], y0_[capacity], x1_[capacity], y1_[capacity], area_[capacity],
+      inv_height_[capacity];
+  std::uint32_t count{0};
+
+  /// Fills the table from the first min(n, capacity) boxes of `boxes`.
+  VDIV_HOST_DEVICE constexpr void assign(const box* boxes, std::uint32_t n) {
+    count = min_of(n, capacity);
+    for (std::uint32_t i = 0; i < count; ++i) {
+      x0_[i] = double(boxes[i].x0);
+      y0_[i] = double(boxes[i].y0);
+      x1_[i] = double(boxes[i].x1);
+      y1_[i] = double(boxes[i].y1);
+      area_[i] = box_area_d(boxes[i]);
+      inv_height_[i] = inverse_height(boxes[i]);
+    }
+  }
+  VDIV_HOST_DEVICE constexpr std::uint32_t size() const { return count; }
+  VDIV_HOST_DEVICE constexpr double x0(std::uint32_t i) const { return x0_[i]; }
+  VDIV_HOST_DEVICE constexpr double y0(std::uint32_t i) const { return y0_[i]; }
+  VDIV_HOST_DEVICE constexpr double x1(std::uint32_t i) const { return x1_[i]; }
+  VDIV_HOST_DEVICE constexpr double y1(std::uint32_t i) const { return y1_[i]; }
+  VDIV_HOST_DEVICE constexpr double area(std::uint32_t i) const { return area_[i]; }
+  VDIV_HOST_DEVICE constexpr double inv_height(std::uint32_t i) const { return inv_height_[i]; }
+};
+
 struct view_request {
   const image_ref* image;
   const rrc_setup* setup;
@@ -248,7 +302,7 @@ struct view_request {
   const crop* partner;                 // v1 when drawing v2, else nullptr
   relation_constraint relation;        // applied between *partner and the candidate
   std::int64_t room_w = 0, room_h = 0; // v1 of a disjoint pair: leave a strip this wide/high
-  const rrc_params* partner_params = nullptr;  // v2's params (area truncation for v2)
+  const box_table* table = nullptr;  // *image's boxes in double (background rules), if built
 };
 
 VDIV_HOST_DEVICE constexpr bool relation_ok(const view_request& q, const crop& c) {
@@ -316,10 +370,10 @@ VDIV_HOST_DEVICE constexpr std::int64_t min_strip(std::int64_t limit, std::int64
     return vertical ? max_fit_area(double(t) + 1.0, double(other) + 1.0, rmin, rmax) >= need
                     : max_fit_area(double(other) + 1.0, double(t) + 1.0, rmin, rmax) >= need;
   };
-  if (!ok(limit)) return limit + 1;
   // Guess from the inverse of the fit area (s = side of the strip, o = the other side):
   // vertical s^2 / rmin for s < rmin o, then s o; horizontal rmax s^2 for s < o / rmax, then
-  // s o. Exact ok() tests around the guess then narrow the bisection to the same answer.
+  // s o. ok() is monotone in t, so a walk from the guess with exact tests finds the smallest
+  // t that is ok - what a bisection finds - in about two tests (the guess is off by <= 1).
   const double o = double(other) + 1.0;
   const double guess_side =
       vertical ? (need <= math::mul(rmin, math::mul(o, o))
@@ -328,23 +382,15 @@ VDIV_HOST_DEVICE constexpr std::int64_t min_strip(std::int64_t limit, std::int64
                : (need <= math::div(math::mul(o, o), rmax)
                       ? double(math::round_sqrt(math::div(need, rmax)))
                       : math::div(need, o));
-  std::int64_t lo = 0, hi = limit;  // ok(hi) holds; no t < lo is ok
-  const auto guess = std::int64_t(guess_side) - 1;
-  if (guess > 0 && guess < limit) {
-    // Narrow [lo, hi] with exact tests only: results equal the bisection's.
-    if (ok(guess)) {
-      hi = guess;
-      if (guess - 2 >= 0 && !ok(guess - 2)) lo = guess - 1;
-    } else {
-      lo = guess + 1;
-      if (guess + 2 <= limit && ok(guess + 2)) hi = guess + 2;
-    }
+  // the guess is finite and >= 0 here (need, o > 0); clamp it into [0, limit]
+  const double capped = min_of(guess_side, double(limit) + 1.0);
+  std::int64_t t = min_of<std::int64_t>(max_of<std::int64_t>(std::int64_t(capped) - 1, 0), limit);
+  if (ok(t)) {
+    while (t > 0 && ok(t - 1)) --t;
+    return t;
   }
-  while (lo < hi) {
-    const std::int64_t mid = lo + (hi - lo) / 2;
-    if (ok(mid)) hi = mid; else lo = mid + 1;
-  }
-  return lo;
+  while (t < limit && !ok(t + 1)) ++t;
+  return t + 1;  // limit + 1 when even the whole side is not ok
 }
 
 /// `rule.accepts(c, img)`, decided identically but faster for the background rule, which
@@ -354,24 +400,31 @@ VDIV_HOST_DEVICE constexpr std::int64_t min_strip(std::int64_t limit, std::int64
 /// not touch passes on four comparisons, without its area or IoU (IoU = 0 < t for t > 0). The
 /// verdict (all boxes pass) does not depend on the order, so results are bit-identical to
 /// `avoids_boxes::accepts` (checked over 384k pairs of all presets against the previous code).
+/// `boxes` are img's boxes (boxes_of or a box_table of them).
+template <class Boxes>
 VDIV_HOST_DEVICE constexpr bool rule_accepts(const box_constraint& rule, const crop& c,
-                                             const image_ref& img, std::uint32_t& first) {
+                                             const image_ref& img, const Boxes& boxes,
+                                             std::uint32_t& first) {
   if (rule.rule != box_rule::avoid_all || !(rule.threshold > 0.0))
     return rule.accepts(c, img);
-  const std::uint32_t n = img.box_count;
+  const std::uint32_t n = boxes.size();
   const double t = rule.threshold;
   const double av = double(area(c));
+  const double t_av = math::mul(t, av);
   const double cx0 = double(c.left), cy0 = double(c.top);
   const double cx1 = double(c.left + c.width), cy1 = double(c.top + c.height);
   auto passes = [&](std::uint32_t i) {
-    const box& b = img.boxes[i];
+    const double bx0 = boxes.x0(i), by0 = boxes.y0(i), bx1 = boxes.x1(i), by1 = boxes.y1(i);
     // No shared area: IoU = 0 < t (the same verdict avoids_boxes reaches via its margin).
-    if (!(double(b.x1) > cx0 && double(b.x0) < cx1 && double(b.y1) > cy0 &&
-          double(b.y0) < cy1))
-      return true;
-    const double ab = box_area_d(b);
-    if (ab < math::mul(t, av) || av < math::mul(t, ab)) return true;
-    return iou_margin(c, b, t) < 0.0;
+    if (!(bx1 > cx0 && bx0 < cx1 && by1 > cy0 && by0 < cy1)) return true;
+    const double ab = boxes.area(i);
+    if (ab < t_av || av < math::mul(t, ab)) return true;
+    // iou_margin(c, box, t) < 0, the same operations on the same values
+    const double ix = math::sub(min_of(cx1, bx1), max_of(cx0, bx0));
+    const double iy = math::sub(min_of(cy1, by1), max_of(cy0, by0));
+    const double inter = (ix > 0.0 && iy > 0.0) ? math::mul(ix, iy) : 0.0;
+    const double uni = math::sub(math::add(av, ab), inter);
+    return math::sub(inter, math::mul(t, uni)) < 0.0;
   };
   if (first < n && !passes(first)) return false;
   for (std::uint32_t i = 0; i < n; ++i) {
@@ -438,12 +491,14 @@ struct free_corners {
     const auto cy1 = std::int32_t(min_of<std::int64_t>(by1 + 1, std::int64_t(1) << 30));
     const std::uint32_t from = cur, to = cur ^ 1u;
     std::uint32_t n = 0;
-    auto put = [&](std::int32_t a0, std::int32_t a1, std::int32_t b0, std::int32_t b1) {
+    // `nonempty` is known from one comparison per part (see below)
+    auto put = [&](std::int32_t a0, std::int32_t a1, std::int32_t b0, std::int32_t b1,
+                   bool nonempty) {
       x0[to][n] = a0;
       x1[to][n] = a1;
       y0[to][n] = b0;
       y1[to][n] = b1;
-      n += std::uint32_t((a0 < a1) & (b0 < b1));
+      n += std::uint32_t(nonempty);
     };
     for (std::uint32_t i = 0; i < count; ++i) {
       const std::int32_t px0 = x0[from][i], px1 = x1[from][i];
@@ -453,10 +508,11 @@ struct free_corners {
       const bool hit = (ox0 < ox1) & (oy0 < oy1);
       // no overlap: the piece stays whole (as its "above" part), the other parts are empty
       const std::int32_t top = select(hit, oy0, py1), bottom = select(hit, oy1, py1);
-      put(px0, px1, py0, top);     // above
-      put(px0, px1, bottom, py1);  // below
-      put(px0, ox0, top, bottom);  // left
-      put(ox1, px1, top, bottom);  // right
+      // pieces are nonempty (px0 < px1, py0 < py1), and top < bottom exactly when hit
+      put(px0, px1, py0, top, py0 < top);               // above
+      put(px0, px1, bottom, py1, bottom < py1);         // below
+      put(px0, ox0, top, bottom, hit & (px0 < ox0));    // left
+      put(ox1, px1, top, bottom, hit & (ox1 < px1));    // right
     }
     count = n;
     cur = to;
@@ -503,8 +559,10 @@ struct free_corners {
 /// sqrt(r) needs no square root (same bits on host, device and at compile time).
 /// Drawing positions among the other corners and testing them exactly keeps the accepted
 /// position uniform over the accepted positions of the size: only sure rejections are skipped.
+/// `boxes`: boxes_of(img) or a box_table of the image's boxes.
+template <class Boxes>
 VDIV_HOST_DEVICE constexpr void block_surely_rejected(const box_constraint& rule,
-                                                      const image_ref& img, std::int32_t w,
+                                                      const Boxes& boxes, std::int32_t w,
                                                       std::int32_t h, free_corners& out) {
   if (!bounded_background_rule(rule)) return;
   const bool iou_rule = rule.rule == box_rule::avoid_all;
@@ -512,11 +570,12 @@ VDIV_HOST_DEVICE constexpr void block_surely_rejected(const box_constraint& rule
   const double cw = double(w), ch = double(h), av = math::mul(cw, ch);
   // IoU >= t  <=>  intersection >= t / (1 + t) * (area(view) + area(box))
   const double share = iou_rule ? math::div(t, math::add(1.0, t)) : t;
-  for (std::uint32_t i = 0; i < img.box_count && out.count > 0; ++i) {
-    const box& b = img.boxes[i];
-    const double bw = math::sub(double(b.x1), double(b.x0));
-    const double bh = math::sub(double(b.y1), double(b.y0));
-    const double ab = math::mul(bw, bh);
+  const double inv_ch = math::div(1.0, ch);
+  for (std::uint32_t i = 0; i < boxes.size() && out.count > 0; ++i) {
+    const double bx0 = boxes.x0(i), by0 = boxes.y0(i), bx1 = boxes.x1(i), by1 = boxes.y1(i);
+    const double bw = math::sub(bx1, bx0);
+    const double bh = math::sub(by1, by0);
+    const double ab = boxes.area(i);
     // boxes the exact test passes on areas alone never reject (rule_accepts, avoids_boxes)
     const bool areas_pass = iou_rule & ((ab < math::mul(t, av)) | (av < math::mul(t, ab)));
     double need = math::mul(share, iou_rule ? math::add(av, ab) : av);
@@ -524,20 +583,26 @@ VDIV_HOST_DEVICE constexpr void block_surely_rejected(const box_constraint& rule
     const double mw = min_of(cw, bw), mh = min_of(ch, bh);
     const double full = math::mul(mw, mh);
     const bool ok = (bw > 0.0) & (bh > 0.0) & !areas_pass & (full >= need);
-    // r = need / full in (0, 1] when ok; s = (1 + r) / 2 >= sqrt(r) (AM-GM) and r / s <= 1,
-    // so alpha = mw * s <= mw and beta = mh * r / s <= mh with alpha * beta = need
-    const double r = math::div(need, math::add(full, double(!ok)));
-    const double s = math::mul(0.5, math::add(1.0, r));
-    const double alpha = math::mul(mw, s);
-    const double beta = math::mul(mh, math::div(r, s));
-    // 1e-7 px inward, so rounding of the bounds can only shrink the rectangle
-    const std::int64_t x0 =
-        math::ceil_to_int(math::add(math::sub(math::add(double(b.x0), alpha), cw), 1e-7));
-    const std::int64_t x1 = math::floor_to_int(math::sub(math::sub(double(b.x1), alpha), 1e-7));
-    const std::int64_t y0 =
-        math::ceil_to_int(math::add(math::sub(math::add(double(b.y0), beta), ch), 1e-7));
-    const std::int64_t y1 = math::floor_to_int(math::sub(math::sub(double(b.y1), beta), 1e-7));
-    out.block(x0, ok ? x1 : x0 - 1, y0, y1);
+    // alpha in [need / mh, mw] and beta = need / alpha <= mh: a staircase of two rectangles
+    // (two alphas) covers ~80% of the rejected corners where one covers ~60-70%. need / mh
+    // comes from reciprocals (1 / h per size, 1 / box height per pair) instead of a division
+    // per box; where its rounding would put alpha or beta out of range, that step is skipped.
+    const double lo = math::mul(need, max_of(inv_ch, boxes.inv_height(i)));
+    const double span = math::sub(mw, lo);
+    for (std::uint32_t step = 0; step < 2; ++step) {
+      const double f = step == 0 ? 0.2 : 0.6;  // of the way from need / mh to mw
+      const double alpha = math::add(lo, math::mul(f, span));
+      const double beta = math::div(need, math::add(alpha, double(!ok)));
+      const bool valid = ok & (alpha <= mw) & (beta <= mh);
+      // 1e-7 px inward, so rounding of the bounds can only shrink the rectangle
+      const std::int64_t x0 =
+          math::ceil_to_int(math::add(math::sub(math::add(bx0, alpha), cw), 1e-7));
+      const std::int64_t x1 = math::floor_to_int(math::sub(math::sub(bx1, alpha), 1e-7));
+      const std::int64_t y0 =
+          math::ceil_to_int(math::add(math::sub(math::add(by0, beta), ch), 1e-7));
+      const std::int64_t y1 = math::floor_to_int(math::sub(math::sub(by1, beta), 1e-7));
+      out.block(x0, valid ? x1 : x0 - 1, y0, y1);
+    }
   }
 }
 
@@ -569,10 +634,31 @@ VDIV_HOST_DEVICE constexpr bool draw_view(const view_request& q, rng_key key, cr
     }
   }
   std::uint32_t rejecter = 0;  // box that rejected the last candidate (rule_accepts)
+  auto accepts = [&](const crop& c) {
+    return relation_ok(q, c) && (q.table != nullptr
+                                     ? rule_accepts(q.rule, c, img, *q.table, rejecter)
+                                     : rule_accepts(q.rule, c, img, boxes_of{img}, rejecter));
+  };
   bool busy = false;           // a whole size was rejected: use the free corners
+  // Once a size was rejected, size t + 1 is drawn before size t is tried: the draw is a long
+  // dependent chain (Philox, exp, division, square roots) that then overlaps with the tests of
+  // size t instead of waiting for them. Views accepted at their first size (most) draw no
+  // size in vain; the others waste at most one draw.
+  std::array<std::uint32_t, 4> next_words{};
+  rrc_size next_size{};
+  bool have_next = false;
   for (std::uint32_t t = 0; t < rrc_attempts; ++t) {
-    const auto w = random_words(key, t);
-    const rrc_size z = draw_rrc_size(setup, w[0], w[1]);
+    std::array<std::uint32_t, 4> w = next_words;
+    rrc_size z = next_size;
+    if (!have_next) {
+      w = random_words(key, t);
+      z = draw_rrc_size(setup, w[0], w[1]);
+    }
+    have_next = may_reject && t > 0 && t + 1 < rrc_attempts;
+    if (have_next) {
+      next_words = random_words(key, t + 1);
+      next_size = draw_rrc_size(setup, next_words[0], next_words[1]);
+    }
     if (!fits(z, img.width, img.height)) continue;
     position_space space{};
     bool restricted = false;
@@ -598,7 +684,7 @@ VDIV_HOST_DEVICE constexpr bool draw_view(const view_request& q, rng_key key, cr
       cand.left = std::int32_t(left);
       cand.top = std::int32_t(top);
     }
-    if (relation_ok(q, cand) && rule_accepts(q.rule, cand, img, rejecter)) {
+    if (accepts(cand)) {
       out = cand;
       return true;
     }
@@ -618,7 +704,7 @@ VDIV_HOST_DEVICE constexpr bool draw_view(const view_request& q, rng_key key, cr
         space.corner(words[(p - 1) % 4], left, top);
         cand.left = std::int32_t(left);
         cand.top = std::int32_t(top);
-        if (relation_ok(q, cand) && rule_accepts(q.rule, cand, img, rejecter)) {
+        if (accepts(cand)) {
           out = cand;
           return true;
         }
@@ -629,13 +715,16 @@ VDIV_HOST_DEVICE constexpr bool draw_view(const view_request& q, rng_key key, cr
     free_corners corners;
     corners.reset(std::int32_t(space.cols), std::int32_t(space.rows));
     corners.block(space.xa, space.xb, space.ya, space.yb);
-    block_surely_rejected(q.rule, img, z.width, z.height, corners);
+    if (q.table != nullptr)
+      block_surely_rejected(q.rule, *q.table, z.width, z.height, corners);
+    else
+      block_surely_rejected(q.rule, boxes_of{img}, z.width, z.height, corners);
     const std::int64_t total_free = corners.total();
     if (total_free <= 0) continue;
     for (std::uint32_t p = 1; p < free_positions_per_size; ++p) {
       if ((p - 1) % 4 == 0) words = random_words(key, 64 + 8 * t + (p - 1) / 4);
       corners.corner(words[(p - 1) % 4], total_free, cand.left, cand.top);
-      if (relation_ok(q, cand) && rule_accepts(q.rule, cand, img, rejecter)) {
+      if (accepts(cand)) {
         out = cand;
         return true;
       }
@@ -688,9 +777,15 @@ VDIV_HOST_DEVICE constexpr std::array<crop, 2> fallback_pair(const pair_options&
 
 /// The boxes of an image that can reject some view of a background rule, in a local buffer.
 struct rejecting_boxes {
-  static constexpr std::uint32_t capacity = 32;
+  static constexpr std::uint32_t capacity = box_table::capacity;
   box boxes[capacity];  // the first ref.box_count hold the kept boxes (when filtered)
   image_ref ref{};
+  box_table table;      // the kept boxes in double (when filtered)
+  bool filtered = false;
+  /// The table for view_request::table: null when the boxes were not filtered.
+  VDIV_HOST_DEVICE constexpr const box_table* table_or_null() const {
+    return filtered ? &table : nullptr;
+  }
 };
 
 /// Keeps the boxes that can reject a view drawn with `setup` / `params` under a background rule
@@ -714,24 +809,30 @@ VDIV_HOST_DEVICE constexpr void keep_rejecting_boxes(const box_constraint& rule,
   const double smallest = min_of(smallest_rrc, double(area(rrc_fallback(img.width, img.height,
                                                                         params.ratio))));
   const double keep_from = math::mul(t, math::sub(math::mul(smallest, 0.999), 1.0));
-  double areas[rejecting_boxes::capacity];
+  // Kept boxes are compacted without a branch on each verdict (random data: a branch would
+  // mispredict), then ordered largest first: they reject most candidates and block the most
+  // corners, so tests and blocking stop sooner (the verdicts do not depend on the order).
+  double areas[rejecting_boxes::capacity + 1];
+  std::uint32_t index[rejecting_boxes::capacity + 1];
   std::uint32_t n = 0;
   for (std::uint32_t i = 0; i < img.box_count; ++i) {
     const double a = box_area_d(img.boxes[i]);
-    if (a < keep_from) continue;
-    if (n == rejecting_boxes::capacity) return;  // too many: keep them all
-    // largest first: they reject most candidates and block the most corners, so tests and
-    // blocking stop sooner (insertion by area; the verdicts do not depend on the order)
-    std::uint32_t k = n++;
-    while (k > 0 && areas[k - 1] < a) {
-      out.boxes[k] = out.boxes[k - 1];
-      areas[k] = areas[k - 1];
-      --k;
-    }
-    out.boxes[k] = img.boxes[i];
-    areas[k] = a;
+    const bool keep = !(a < keep_from);
+    if (keep && n == rejecting_boxes::capacity) return;  // too many: keep them all
+    areas[n] = a;
+    index[n] = i;
+    n += std::uint32_t(keep);
+  }
+  // rank = place in a stable sort by decreasing area (counted, no data-dependent branches)
+  for (std::uint32_t k = 0; k < n; ++k) {
+    std::uint32_t rank = 0;
+    for (std::uint32_t j = 0; j < n; ++j)
+      rank += std::uint32_t((areas[j] > areas[k]) | ((areas[j] == areas[k]) & (j < k)));
+    out.boxes[rank] = img.boxes[index[k]];
   }
   out.ref = {img.width, img.height, out.boxes, n};
+  out.table.assign(out.boxes, n);
+  out.filtered = true;
 }
 
 /// True when the constraints cannot be met for this image (cheap, sufficient tests only).
@@ -783,31 +884,35 @@ VDIV_HOST_DEVICE constexpr pair_sample sample_pair(const pair_options& o, const 
     if (room_w > img2.width && room_h > img2.height && c.view1.rule != box_rule::match_some)
       return {detail::fallback_pair(o, first, img2), 1u, true};
   }
-  auto attempts = [&](const image_ref& view1_image, const image_ref& view2_image) -> pair_sample {
+  auto attempts = [&](const image_ref& view1_image, const image_ref& view2_image,
+                      const detail::box_table* table1,
+                      const detail::box_table* table2) -> pair_sample {
     for (std::uint32_t a = 0; a < budget; ++a) {
       crop v1{}, v2{};
       const detail::view_request q1{&view1_image, &setup1, &o.view1, c.view1, feasible1,
-                                    nullptr,      {},      room_w,   room_h};
+                                    nullptr,      {},      room_w,   room_h,    table1};
       if (!detail::draw_view(q1, view_key(key, 0, std::uint16_t(a)), v1)) continue;
       if (!o.two_images && c.between.relation == view_relation::disjoint &&
           !detail::room_for_disjoint(v1, img2, o.view2))
         continue;
-      const detail::view_request q2{&view2_image, &setup2,  &o.view2, c.view2,
-                                    feasible2,    &v1,      c.between};
+      const detail::view_request q2{&view2_image, &setup2, &o.view2, c.view2, feasible2,
+                                    &v1,          c.between, 0,       0,       table2};
       if (!detail::draw_view(q2, view_key(key, 1, std::uint16_t(a)), v2)) continue;
       return {{v1, v2}, a + 1, false};
     }
     return {detail::fallback_pair(o, first, img2), budget, true};
   };
   if (!detail::bounded_background_rule(c.view1) && !detail::bounded_background_rule(c.view2))
-    return attempts(first, img2);
+    return attempts(first, img2, nullptr, nullptr);
   // Background views test only the boxes that can reject them (same verdicts, less work);
   // the two views share the list when they have the same image, rule and sizes.
-  detail::rejecting_boxes kept1, kept2;
+  detail::rejecting_boxes kept1;
   detail::keep_rejecting_boxes(c.view1, first, setup1, o.view1, kept1);
-  const bool share = &img2 == &first && c.view2 == c.view1 && o.view2 == o.view1;
-  if (!share) detail::keep_rejecting_boxes(c.view2, img2, setup2, o.view2, kept2);
-  return attempts(kept1.ref, share ? kept1.ref : kept2.ref);
+  if (&img2 == &first && c.view2 == c.view1 && o.view2 == o.view1)
+    return attempts(kept1.ref, kept1.ref, kept1.table_or_null(), kept1.table_or_null());
+  detail::rejecting_boxes kept2;
+  detail::keep_rejecting_boxes(c.view2, img2, setup2, o.view2, kept2);
+  return attempts(kept1.ref, kept2.ref, kept1.table_or_null(), kept2.table_or_null());
 }
 
 /// Plain rejection sampling under ANY pair_constraint (user-composed policies): both views are
