@@ -261,34 +261,33 @@ struct boxes_of {
   }
 };
 
-/// The boxes of one image in double, with their areas: the exact tests of a busy image read
-/// each box many times (tens of candidates per pair), so the conversions are done once.
+/// The boxes of one image with their areas and inverse heights: the exact tests and blocked
+/// rectangles of a busy image read each box many times (tens of candidates per pair), so
+/// these are computed once per pair.
 struct box_table {
   // COCO-like images keep ~4 boxes (area >= t x the smallest background view); images with
   // more than this many such boxes are tested unfiltered (same verdicts, slower)
   static constexpr std::uint32_t capacity = 16;
+  const box* boxes_ = nullptr;  // the corners stay in float (exact in double; the GPU kernel's
+                                // stack stays small)
   // left uninitialised on purpose (C++20 allows it in constexpr code): only [0, count) is read
-  double x0_[capacity], y0_[capacity], x1_[capacity], y1_[capacity], area_[capacity],
-      inv_height_[capacity];
+  double area_[capacity], inv_height_[capacity];
   std::uint32_t count{0};
 
-  /// Fills the table from the first min(n, capacity) boxes of `boxes`.
+  /// Indexes the first min(n, capacity) boxes of `boxes`, which must outlive the table.
   VDIV_HOST_DEVICE constexpr void assign(const box* boxes, std::uint32_t n) {
+    boxes_ = boxes;
     count = min_of(n, capacity);
     for (std::uint32_t i = 0; i < count; ++i) {
-      x0_[i] = double(boxes[i].x0);
-      y0_[i] = double(boxes[i].y0);
-      x1_[i] = double(boxes[i].x1);
-      y1_[i] = double(boxes[i].y1);
       area_[i] = box_area_d(boxes[i]);
       inv_height_[i] = inverse_height(boxes[i]);
     }
   }
   VDIV_HOST_DEVICE constexpr std::uint32_t size() const { return count; }
-  VDIV_HOST_DEVICE constexpr double x0(std::uint32_t i) const { return x0_[i]; }
-  VDIV_HOST_DEVICE constexpr double y0(std::uint32_t i) const { return y0_[i]; }
-  VDIV_HOST_DEVICE constexpr double x1(std::uint32_t i) const { return x1_[i]; }
-  VDIV_HOST_DEVICE constexpr double y1(std::uint32_t i) const { return y1_[i]; }
+  VDIV_HOST_DEVICE constexpr double x0(std::uint32_t i) const { return double(boxes_[i].x0); }
+  VDIV_HOST_DEVICE constexpr double y0(std::uint32_t i) const { return double(boxes_[i].y0); }
+  VDIV_HOST_DEVICE constexpr double x1(std::uint32_t i) const { return double(boxes_[i].x1); }
+  VDIV_HOST_DEVICE constexpr double y1(std::uint32_t i) const { return double(boxes_[i].y1); }
   VDIV_HOST_DEVICE constexpr double area(std::uint32_t i) const { return area_[i]; }
   VDIV_HOST_DEVICE constexpr double inv_height(std::uint32_t i) const { return inv_height_[i]; }
 };
@@ -780,7 +779,7 @@ struct rejecting_boxes {
   static constexpr std::uint32_t capacity = box_table::capacity;
   box boxes[capacity];  // the first ref.box_count hold the kept boxes (when filtered)
   image_ref ref{};
-  box_table table;      // the kept boxes in double (when filtered)
+  box_table table;      // areas of the kept boxes (when filtered)
   bool filtered = false;
   /// The table for view_request::table: null when the boxes were not filtered.
   VDIV_HOST_DEVICE constexpr const box_table* table_or_null() const {
