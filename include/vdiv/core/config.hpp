@@ -22,6 +22,22 @@
 #define VDIV_IN_DEVICE_CODE 0
 #endif
 
+/// Inlines a small hot helper whatever the optimiser's size budget says: in a large
+/// translation unit GCC stops inlining the sampler's helpers, which costs ~10% (measured).
+#if defined(__CUDACC__)
+#define VDIV_ALWAYS_INLINE __forceinline__
+#elif defined(__GNUC__)
+#define VDIV_ALWAYS_INLINE inline __attribute__((always_inline))
+#else
+#define VDIV_ALWAYS_INLINE inline
+#endif
+/// The same for a lambda (after its parameter list).
+#if defined(__GNUC__) && !defined(__CUDACC__)
+#define VDIV_ALWAYS_INLINE_LAMBDA __attribute__((always_inline))
+#else
+#define VDIV_ALWAYS_INLINE_LAMBDA
+#endif
+
 #define VDIV_VERSION_MAJOR 0
 #define VDIV_VERSION_MINOR 1
 #define VDIV_VERSION_PATCH 0

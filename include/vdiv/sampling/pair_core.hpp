@@ -304,7 +304,7 @@ struct view_request {
   const box_table* table = nullptr;  // *image's boxes in double (background rules), if built
 };
 
-VDIV_HOST_DEVICE constexpr bool relation_ok(const view_request& q, const crop& c) {
+VDIV_ALWAYS_INLINE VDIV_HOST_DEVICE constexpr bool relation_ok(const view_request& q, const crop& c) {
   return q.partner == nullptr || q.relation.accepts(*q.partner, c);
 }
 
@@ -401,7 +401,7 @@ VDIV_HOST_DEVICE constexpr std::int64_t min_strip(std::int64_t limit, std::int64
 /// `avoids_boxes::accepts` (checked over 384k pairs of all presets against the previous code).
 /// `boxes` are img's boxes (boxes_of or a box_table of them).
 template <class Boxes>
-VDIV_HOST_DEVICE constexpr bool rule_accepts(const box_constraint& rule, const crop& c,
+VDIV_ALWAYS_INLINE VDIV_HOST_DEVICE constexpr bool rule_accepts(const box_constraint& rule, const crop& c,
                                              const image_ref& img, const Boxes& boxes,
                                              std::uint32_t& first) {
   if (rule.rule != box_rule::avoid_all || !(rule.threshold > 0.0))
@@ -412,7 +412,7 @@ VDIV_HOST_DEVICE constexpr bool rule_accepts(const box_constraint& rule, const c
   const double t_av = math::mul(t, av);
   const double cx0 = double(c.left), cy0 = double(c.top);
   const double cx1 = double(c.left + c.width), cy1 = double(c.top + c.height);
-  auto passes = [&](std::uint32_t i) {
+  auto passes = [&](std::uint32_t i) VDIV_ALWAYS_INLINE_LAMBDA {
     const double bx0 = boxes.x0(i), by0 = boxes.y0(i), bx1 = boxes.x1(i), by1 = boxes.y1(i);
     // No shared area: IoU = 0 < t (the same verdict avoids_boxes reaches via its margin).
     if (!(bx1 > cx0 && bx0 < cx1 && by1 > cy0 && by0 < cy1)) return true;
@@ -481,7 +481,7 @@ struct free_corners {
   /// Blocks corners [bx0, bx1] x [by0, by1] (inclusive; empty when bx1 < bx0 or by1 < by0).
   /// When the pieces could outgrow max_pieces the rectangle is not blocked (its corners stay
   /// free: only fewer sure rejections are skipped).
-  VDIV_HOST_DEVICE constexpr void block(std::int64_t bx0, std::int64_t bx1, std::int64_t by0,
+  VDIV_ALWAYS_INLINE VDIV_HOST_DEVICE constexpr void block(std::int64_t bx0, std::int64_t bx1, std::int64_t by0,
                                         std::int64_t by1) {
     if (count * 4 > max_pieces || bx1 < bx0 || by1 < by0) return;
     const auto cx0 = std::int32_t(max_of<std::int64_t>(bx0, -1));
@@ -633,7 +633,7 @@ VDIV_HOST_DEVICE constexpr bool draw_view(const view_request& q, rng_key key, cr
     }
   }
   std::uint32_t rejecter = 0;  // box that rejected the last candidate (rule_accepts)
-  auto accepts = [&](const crop& c) {
+  auto accepts = [&](const crop& c) VDIV_ALWAYS_INLINE_LAMBDA {
     return relation_ok(q, c) && (q.table != nullptr
                                      ? rule_accepts(q.rule, c, img, *q.table, rejecter)
                                      : rule_accepts(q.rule, c, img, boxes_of{img}, rejecter));
