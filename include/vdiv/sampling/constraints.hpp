@@ -235,7 +235,7 @@ enum class box_rule : std::uint8_t {
 struct relation_constraint {
   view_relation relation = view_relation::none;
   double threshold = 0.0;
-  VDIV_HOST_DEVICE constexpr bool accepts(const crop& a, const crop& b, const image_ref& = {},
+  VDIV_ALWAYS_INLINE VDIV_HOST_DEVICE constexpr bool accepts(const crop& a, const crop& b, const image_ref& = {},
                                           const image_ref& = {}) const {
     switch (relation) {
       case view_relation::disjoint: return !overlaps(a, b);

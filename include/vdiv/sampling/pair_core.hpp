@@ -125,7 +125,7 @@ struct position_space {
     return (cols > 0 && rows > 0) ? cols * rows - nx() * ny() : 0;
   }
   /// The (left, top) of allowed position number floor(word * valid / 2^32), row-major.
-  VDIV_HOST_DEVICE constexpr void corner(std::uint32_t word, std::int64_t& left,
+  VDIV_ALWAYS_INLINE VDIV_HOST_DEVICE constexpr void corner(std::uint32_t word, std::int64_t& left,
                                          std::int64_t& top) const {
     // 32-bit divisions: positions < 2^32 because images have width * height < 2^32.
     auto divmod = [](std::int64_t a, std::int64_t b, std::int64_t& q, std::int64_t& m) {
