@@ -20,15 +20,21 @@ struct image_set {
   std::vector<vdiv::test::random_image> images;
   std::vector<vdiv::image_boxes> inputs;
   std::vector<vdiv::image_ref> refs;
-  image_set() {
+  explicit image_set(double mean_boxes) {
     std::mt19937_64 rng(20251125);
-    for (int i = 0; i < 4096; ++i) images.push_back(vdiv::test::make_coco_like_image(rng));
+    for (int i = 0; i < 4096; ++i)
+      images.push_back(vdiv::test::make_coco_like_image(rng, mean_boxes));
     for (const auto& img : images) inputs.push_back({img.width, img.height, img.boxes});
     for (const auto& in : inputs) refs.push_back(vdiv::to_ref(in));
   }
 };
 const image_set& coco_like() {
-  static const image_set set;
+  static const image_set set(7.0);
+  return set;
+}
+// Crowded images (Poisson(20) boxes, same size classes): the busy-image path at its hardest.
+const image_set& crowded() {
+  static const image_set set(20.0);
   return set;
 }
 
@@ -46,8 +52,8 @@ BENCHMARK(BM_random_resized_crop)->Arg(8)->Arg(20);
 
 // One pair of a preset per iteration through the device-safe core (what a data loader or the
 // CUDA kernel runs), cycling through the COCO-like images.
-void pair_bench(benchmark::State& state, const vdiv::pair_options& options) {
-  const auto& set = coco_like();
+void pair_bench_on(benchmark::State& state, const vdiv::pair_options& options,
+                   const image_set& set) {
   vdiv::sampling_stats stats;
   std::uint32_t i = 0;
   const auto n = std::uint32_t(set.refs.size());
@@ -64,6 +70,12 @@ void pair_bench(benchmark::State& state, const vdiv::pair_options& options) {
   state.counters["acceptance"] = stats.acceptance_rate();
   state.counters["fallback_rate"] = stats.fallback_rate();
   state.counters["mean_attempts"] = stats.mean_attempts();
+}
+void pair_bench(benchmark::State& state, const vdiv::pair_options& options) {
+  pair_bench_on(state, options, coco_like());
+}
+void pair_bench_crowded(benchmark::State& state, const vdiv::pair_options& options) {
+  pair_bench_on(state, options, crowded());
 }
 
 // The public, validating entry point (checks every box of every image each call).
@@ -123,6 +135,12 @@ const int registered = [] {
     const vdiv::preset p{vdiv::dataset_kind::coco, c};
     benchmark::RegisterBenchmark(("BM_pair/" + vdiv::to_string(p) + "+coverage").c_str(), pair_bench,
                                  vdiv::use_coverage_background(vdiv::make_pair_options(p)));
+  }
+  for (auto c : {vdiv::view_config::zero_overlap, vdiv::view_config::instance_vs_background,
+                 vdiv::view_config::only_background}) {
+    const vdiv::preset p{vdiv::dataset_kind::coco, c};
+    benchmark::RegisterBenchmark(("BM_pair_crowded/" + vdiv::to_string(p)).c_str(),
+                                 pair_bench_crowded, vdiv::make_pair_options(p));
   }
   return 0;
 }();

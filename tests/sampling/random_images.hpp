@@ -62,10 +62,11 @@ inline random_image make_random_image(std::mt19937_64& rng) {
 /// About 7 boxes on a 640x480 image, sized like COCO instances: COCO's size classes are ~41%
 /// small (< 32^2 px), ~34% medium (< 96^2 px), ~25% large; areas log-uniform inside each class
 /// (large up to 60% of the image), aspect ratio log-uniform in [1/e, e].
-inline random_image make_coco_like_image(std::mt19937_64& rng) {
+/// mean_boxes: 7 is COCO's average (7.3 instances per image); crowds (people, cars) have 20+.
+inline random_image make_coco_like_image(std::mt19937_64& rng, double mean_boxes = 7.0) {
   random_image img{640, 480, {}};
   std::uniform_real_distribution<double> u(0.0, 1.0);
-  std::poisson_distribution<int> count(7.0);
+  std::poisson_distribution<int> count(mean_boxes);
   const int n = count(rng);
   for (int i = 0; i < n; ++i) {
     const double cls = u(rng);
