@@ -556,9 +556,8 @@ struct free_corners {
 /// intersection is ox(x) * oy(y), the overlaps along each axis. For a box, ox(x) >= alpha on
 /// x in [x0 + alpha - w, x1 - alpha] (alpha <= min(w, box width)), likewise oy >= beta, so with
 /// alpha * beta >= need (plus a 1e-9 relative margin) the product of the two intervals is a
-/// rectangle of rejected corners. alpha / min(w, bw) = beta / min(h, bh) ~ sqrt(need /
-/// (min(w, bw) min(h, bh))) makes it largest; any value in range is valid, and (1 + r) / 2 >=
-/// sqrt(r) needs no square root (same bits on host, device and at compile time).
+/// rectangle of rejected corners; any alpha in [need / min(h, bh), min(w, bw)] is valid, and
+/// two of them per box (a staircase under the curve ox * oy = need) block more than one.
 /// Drawing positions among the other corners and testing them exactly keeps the accepted
 /// position uniform over the accepted positions of the size: only sure rejections are skipped.
 /// `boxes`: boxes_of(img) or a box_table of the image's boxes.
