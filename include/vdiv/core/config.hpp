@@ -31,6 +31,15 @@
 #else
 #define VDIV_ALWAYS_INLINE inline
 #endif
+/// Keeps a large function a call: one copy of its locals in a CUDA thread's stack frame
+/// instead of one per inlined call site.
+#if defined(__CUDACC__)
+#define VDIV_NOINLINE __noinline__
+#elif defined(__GNUC__)
+#define VDIV_NOINLINE __attribute__((noinline))
+#else
+#define VDIV_NOINLINE
+#endif
 /// The same for a lambda (after its parameter list).
 #if defined(__GNUC__) && !defined(__CUDACC__)
 #define VDIV_ALWAYS_INLINE_LAMBDA __attribute__((always_inline))

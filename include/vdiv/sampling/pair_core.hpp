@@ -610,7 +610,8 @@ VDIV_HOST_DEVICE constexpr void block_surely_rejected(const box_constraint& rule
 }
 
 /// One view of a pair (see file comment); false when no candidate of this attempt passed.
-VDIV_HOST_DEVICE constexpr bool draw_view(const view_request& q, rng_key key, crop& out) {
+VDIV_NOINLINE VDIV_HOST_DEVICE constexpr bool draw_view(const view_request& q, rng_key key,
+                                                       crop& out) {
   if (q.rule.rule == box_rule::match_some) return draw_instance_view(q, key, out);
   const image_ref& img = *q.image;
   const bool apart = q.partner != nullptr && q.relation.relation == view_relation::disjoint;
