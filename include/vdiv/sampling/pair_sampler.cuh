@@ -6,7 +6,14 @@
 /// device versions use __dmul_rn/__dadd_rn/__ddiv_rn (never FMA-fused), so no -fmad=false is
 /// needed; on the host, `math::mul` blocks FMA contraction too, so any host flags give the same
 /// crops (core/math.hpp).
-/// Needs nvcc and --expt-relaxed-constexpr (the std::array / bit_cast helpers are constexpr).
+/// Needs nvcc and --expt-relaxed-constexpr (the std::array / bit_cast helpers are constexpr;
+/// vdiv::vdiv adds the flag to its consumers' CUDA sources).
+
+// Without the flag nvcc only warns (#20013) and builds a kernel in which those calls do
+// nothing: wrong crops, silently. Stop the build instead.
+#if defined(__CUDACC__) && !defined(__CUDACC_RELAXED_CONSTEXPR__)
+#error "vdiv/sampling/pair_sampler.cuh needs nvcc --expt-relaxed-constexpr (link vdiv::vdiv, or add the flag)"
+#endif
 
 #include <cuda_runtime.h>
 
