@@ -239,14 +239,15 @@ VDIV_HOST_DEVICE constexpr bool covers_image(const box& b, const image_ref& img)
   return b.x0 <= 0.0f && b.y0 <= 0.0f && b.x1 >= float(img.width) && b.y1 >= float(img.height);
 }
 
-/// An image's boxes as the background tests read them: corners and areas in double, computed
-/// once per pair (`box_table`) or on the fly (`boxes_of`); both give the same values bit for
-/// bit, the ones `avoids_boxes` computes.
+/// 1 / height of a box (0 for a box of no height, which blocks nothing).
 VDIV_HOST_DEVICE constexpr double inverse_height(const box& b) {
   const double bh = math::sub(double(b.y1), double(b.y0));
-  return bh > 0.0 ? math::div(1.0, bh) : 0.0;  // such a box blocks nothing (ok is false)
+  return bh > 0.0 ? math::div(1.0, bh) : 0.0;
 }
 
+/// An image's boxes as the background tests read them: corners (float, read as double), areas
+/// and inverse heights, the latter two computed once per pair (`box_table`) or on the fly
+/// (`boxes_of`); both give the same values bit for bit, the ones `avoids_boxes` computes.
 struct boxes_of {
   const image_ref& img;
   VDIV_HOST_DEVICE constexpr std::uint32_t size() const { return img.box_count; }
@@ -268,8 +269,8 @@ struct box_table {
   // COCO-like images keep ~4 boxes (area >= t x the smallest background view); images with
   // more than this many such boxes are tested unfiltered (same verdicts, slower)
   static constexpr std::uint32_t capacity = 16;
-  const box* boxes_ = nullptr;  // the corners stay in float (exact in double; the GPU kernel's
-                                // stack stays small)
+  const box* boxes_ = nullptr;  // the corners stay in float (exact in double; doubles would add
+                                // 1 KB to each GPU thread's stack)
   // left uninitialised on purpose (C++20 allows it in constexpr code): only [0, count) is read
   double area_[capacity], inv_height_[capacity];
   std::uint32_t count{0};
@@ -301,7 +302,7 @@ struct view_request {
   const crop* partner;                 // v1 when drawing v2, else nullptr
   relation_constraint relation;        // applied between *partner and the candidate
   std::int64_t room_w = 0, room_h = 0; // v1 of a disjoint pair: leave a strip this wide/high
-  const box_table* table = nullptr;  // *image's boxes in double (background rules), if built
+  const box_table* table = nullptr;  // *image's kept boxes with areas (background rules), if built
 };
 
 VDIV_ALWAYS_INLINE VDIV_HOST_DEVICE constexpr bool relation_ok(const view_request& q, const crop& c) {
