@@ -51,7 +51,7 @@ void BM_random_resized_crop(benchmark::State& state) {
 BENCHMARK(BM_random_resized_crop)->Arg(8)->Arg(20);
 
 // One pair of a preset per iteration through the device-safe core (what a data loader or the
-// CUDA kernel runs), cycling through the COCO-like images.
+// CUDA kernel runs), cycling through the images of `set`.
 void pair_bench_on(benchmark::State& state, const vdiv::pair_options& options,
                    const image_set& set) {
   vdiv::sampling_stats stats;

@@ -67,11 +67,16 @@ VDIV_HOST_DEVICE constexpr double crop_box_coverage(const crop& c, const box& b)
 
 namespace detail {
 /// IoU(c, b) compared with t without a division (inter vs t * union): cheaper, and decided the
-/// same way on host and device.
-VDIV_HOST_DEVICE constexpr double iou_margin(const crop& c, const box& b, double t) {
+/// same way on host and device. crop_area / box_area: area(c) and box_area_d(b), for callers
+/// that already hold them.
+VDIV_HOST_DEVICE constexpr double iou_margin(const crop& c, const box& b, double t,
+                                             double crop_area, double box_area) {
   const double inter = crop_box_intersection(c, b);
-  const double uni = math::sub(math::add(double(area(c)), box_area_d(b)), inter);
+  const double uni = math::sub(math::add(crop_area, box_area), inter);
   return math::sub(inter, math::mul(t, uni));  // > 0: IoU > t, < 0: IoU < t
+}
+VDIV_HOST_DEVICE constexpr double iou_margin(const crop& c, const box& b, double t) {
+  return iou_margin(c, b, t, double(area(c)), box_area_d(b));
 }
 }  // namespace detail
 

@@ -251,10 +251,7 @@ VDIV_HOST_DEVICE constexpr double inverse_height(const box& b) {
 struct boxes_of {
   const image_ref& img;
   VDIV_HOST_DEVICE constexpr std::uint32_t size() const { return img.box_count; }
-  VDIV_HOST_DEVICE constexpr double x0(std::uint32_t i) const { return double(img.boxes[i].x0); }
-  VDIV_HOST_DEVICE constexpr double y0(std::uint32_t i) const { return double(img.boxes[i].y0); }
-  VDIV_HOST_DEVICE constexpr double x1(std::uint32_t i) const { return double(img.boxes[i].x1); }
-  VDIV_HOST_DEVICE constexpr double y1(std::uint32_t i) const { return double(img.boxes[i].y1); }
+  VDIV_HOST_DEVICE constexpr const box& at(std::uint32_t i) const { return img.boxes[i]; }
   VDIV_HOST_DEVICE constexpr double area(std::uint32_t i) const { return box_area_d(img.boxes[i]); }
   /// 1 / height, computed once per pair in a box_table
   VDIV_HOST_DEVICE constexpr double inv_height(std::uint32_t i) const {
@@ -269,26 +266,15 @@ struct box_table {
   // COCO-like images keep ~4 boxes (area >= t x the smallest background view); images with
   // more than this many such boxes are tested unfiltered (same verdicts, slower)
   static constexpr std::uint32_t capacity = 16;
-  const box* boxes_ = nullptr;  // the corners stay in float (exact in double; doubles would add
-                                // 1 KB to each GPU thread's stack)
+  // the corners stay in float (exact in double; doubles would add 1 KB to each GPU thread's
+  // stack); null until keep_rejecting_boxes fills the table
+  const box* boxes_ = nullptr;
   // left uninitialised on purpose (C++20 allows it in constexpr code): only [0, count) is read
   double area_[capacity], inv_height_[capacity];
   std::uint32_t count{0};
 
-  /// Indexes the first min(n, capacity) boxes of `boxes`, which must outlive the table.
-  VDIV_HOST_DEVICE constexpr void assign(const box* boxes, std::uint32_t n) {
-    boxes_ = boxes;
-    count = min_of(n, capacity);
-    for (std::uint32_t i = 0; i < count; ++i) {
-      area_[i] = box_area_d(boxes[i]);
-      inv_height_[i] = inverse_height(boxes[i]);
-    }
-  }
   VDIV_HOST_DEVICE constexpr std::uint32_t size() const { return count; }
-  VDIV_HOST_DEVICE constexpr double x0(std::uint32_t i) const { return double(boxes_[i].x0); }
-  VDIV_HOST_DEVICE constexpr double y0(std::uint32_t i) const { return double(boxes_[i].y0); }
-  VDIV_HOST_DEVICE constexpr double x1(std::uint32_t i) const { return double(boxes_[i].x1); }
-  VDIV_HOST_DEVICE constexpr double y1(std::uint32_t i) const { return double(boxes_[i].y1); }
+  VDIV_HOST_DEVICE constexpr const box& at(std::uint32_t i) const { return boxes_[i]; }
   VDIV_HOST_DEVICE constexpr double area(std::uint32_t i) const { return area_[i]; }
   VDIV_HOST_DEVICE constexpr double inv_height(std::uint32_t i) const { return inv_height_[i]; }
 };
@@ -414,17 +400,14 @@ VDIV_ALWAYS_INLINE VDIV_HOST_DEVICE constexpr bool rule_accepts(const box_constr
   const double cx0 = double(c.left), cy0 = double(c.top);
   const double cx1 = double(c.left + c.width), cy1 = double(c.top + c.height);
   auto passes = [&](std::uint32_t i) VDIV_ALWAYS_INLINE_LAMBDA {
-    const double bx0 = boxes.x0(i), by0 = boxes.y0(i), bx1 = boxes.x1(i), by1 = boxes.y1(i);
+    const box& b = boxes.at(i);
     // No shared area: IoU = 0 < t (the same verdict avoids_boxes reaches via its margin).
-    if (!(bx1 > cx0 && bx0 < cx1 && by1 > cy0 && by0 < cy1)) return true;
+    if (!(double(b.x1) > cx0 && double(b.x0) < cx1 && double(b.y1) > cy0 &&
+          double(b.y0) < cy1))
+      return true;
     const double ab = boxes.area(i);
     if (ab < t_av || av < math::mul(t, ab)) return true;
-    // iou_margin(c, box, t) < 0, the same operations on the same values
-    const double ix = math::sub(min_of(cx1, bx1), max_of(cx0, bx0));
-    const double iy = math::sub(min_of(cy1, by1), max_of(cy0, by0));
-    const double inter = (ix > 0.0 && iy > 0.0) ? math::mul(ix, iy) : 0.0;
-    const double uni = math::sub(math::add(av, ab), inter);
-    return math::sub(inter, math::mul(t, uni)) < 0.0;
+    return iou_margin(c, b, t, av, ab) < 0.0;
   };
   if (first < n && !passes(first)) return false;
   for (std::uint32_t i = 0; i < n; ++i) {
@@ -580,7 +563,8 @@ VDIV_HOST_DEVICE constexpr void block_surely_rejected(const box_constraint& rule
   for (std::uint32_t pass = 0; pass < 2; ++pass) {
     const double f = pass == 0 ? 0.5 : 0.15;
     for (std::uint32_t i = 0; i < boxes.size() && out.count > 0; ++i) {
-      const double bx0 = boxes.x0(i), by0 = boxes.y0(i), bx1 = boxes.x1(i), by1 = boxes.y1(i);
+      const box& b = boxes.at(i);
+      const double bx0 = double(b.x0), by0 = double(b.y0), bx1 = double(b.x1), by1 = double(b.y1);
       const double bw = math::sub(bx1, bx0);
       const double bh = math::sub(by1, by0);
       const double ab = boxes.area(i);
@@ -785,11 +769,10 @@ struct rejecting_boxes {
   static constexpr std::uint32_t capacity = box_table::capacity;
   box boxes[capacity];  // the first ref.box_count hold the kept boxes (when filtered)
   image_ref ref{};
-  box_table table;      // areas of the kept boxes (when filtered)
-  bool filtered = false;
+  box_table table;      // areas of the kept boxes (filled when filtered)
   /// The table for view_request::table: null when the boxes were not filtered.
   VDIV_HOST_DEVICE constexpr const box_table* table_or_null() const {
-    return filtered ? &table : nullptr;
+    return table.boxes_ != nullptr ? &table : nullptr;
   }
 };
 
@@ -834,10 +817,12 @@ VDIV_HOST_DEVICE constexpr void keep_rejecting_boxes(const box_constraint& rule,
     for (std::uint32_t j = 0; j < n; ++j)
       rank += std::uint32_t((areas[j] > areas[k]) | ((areas[j] == areas[k]) & (j < k)));
     out.boxes[rank] = img.boxes[index[k]];
+    out.table.area_[rank] = areas[k];
+    out.table.inv_height_[rank] = inverse_height(img.boxes[index[k]]);
   }
   out.ref = {img.width, img.height, out.boxes, n};
-  out.table.assign(out.boxes, n);
-  out.filtered = true;
+  out.table.boxes_ = out.boxes;
+  out.table.count = n;
 }
 
 /// True when the constraints cannot be met for this image (cheap, sufficient tests only).
