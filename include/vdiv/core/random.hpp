@@ -52,8 +52,8 @@ inline std::ostream& operator<<(std::ostream& os, const rng_key& k) {
 }
 
 /// The 4 random words of attempt `attempt` of stream `key`.
-VDIV_ALWAYS_INLINE VDIV_HOST_DEVICE constexpr std::array<std::uint32_t, 4> random_words(const rng_key& key,
-                                                                      std::uint32_t attempt) {
+VDIV_ALWAYS_INLINE VDIV_HOST_DEVICE constexpr std::array<std::uint32_t, 4> random_words(
+    const rng_key& key, std::uint32_t attempt) {
   return philox4x32_10(
       {key.index, key.epoch, std::uint32_t(key.view) | (std::uint32_t(key.stream) << 16), attempt},
       {std::uint32_t(key.seed), std::uint32_t(key.seed >> 32)});

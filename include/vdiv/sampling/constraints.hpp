@@ -240,8 +240,9 @@ enum class box_rule : std::uint8_t {
 struct relation_constraint {
   view_relation relation = view_relation::none;
   double threshold = 0.0;
-  VDIV_ALWAYS_INLINE VDIV_HOST_DEVICE constexpr bool accepts(const crop& a, const crop& b, const image_ref& = {},
-                                          const image_ref& = {}) const {
+  VDIV_ALWAYS_INLINE VDIV_HOST_DEVICE constexpr bool accepts(const crop& a, const crop& b,
+                                                             const image_ref& = {},
+                                                             const image_ref& = {}) const {
     switch (relation) {
       case view_relation::disjoint: return !overlaps(a, b);
       case view_relation::iou_at_most: return iou(a, b) <= threshold;

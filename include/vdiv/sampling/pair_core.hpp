@@ -125,8 +125,9 @@ struct position_space {
     return (cols > 0 && rows > 0) ? cols * rows - nx() * ny() : 0;
   }
   /// The (left, top) of allowed position number floor(word * valid / 2^32), row-major.
-  VDIV_ALWAYS_INLINE VDIV_HOST_DEVICE constexpr void corner(std::uint32_t word, std::int64_t& left,
-                                         std::int64_t& top) const {
+  VDIV_ALWAYS_INLINE VDIV_HOST_DEVICE constexpr void corner(std::uint32_t word,
+                                                           std::int64_t& left,
+                                                           std::int64_t& top) const {
     // 32-bit divisions: positions < 2^32 because images have width * height < 2^32.
     auto divmod = [](std::int64_t a, std::int64_t b, std::int64_t& q, std::int64_t& m) {
       const auto ua = std::uint32_t(a), ub = std::uint32_t(b);
@@ -291,7 +292,8 @@ struct view_request {
   const box_table* table = nullptr;  // *image's kept boxes with areas (background rules), if built
 };
 
-VDIV_ALWAYS_INLINE VDIV_HOST_DEVICE constexpr bool relation_ok(const view_request& q, const crop& c) {
+VDIV_ALWAYS_INLINE VDIV_HOST_DEVICE constexpr bool relation_ok(const view_request& q,
+                                                                const crop& c) {
   return q.partner == nullptr || q.relation.accepts(*q.partner, c);
 }
 
@@ -388,9 +390,11 @@ VDIV_HOST_DEVICE constexpr std::int64_t min_strip(std::int64_t limit, std::int64
 /// `avoids_boxes::accepts` (checked over 384k pairs of all presets against the previous code).
 /// `boxes` are img's boxes (boxes_of or a box_table of them).
 template <class Boxes>
-VDIV_ALWAYS_INLINE VDIV_HOST_DEVICE constexpr bool rule_accepts(const box_constraint& rule, const crop& c,
-                                             const image_ref& img, const Boxes& boxes,
-                                             std::uint32_t& first) {
+VDIV_ALWAYS_INLINE VDIV_HOST_DEVICE constexpr bool rule_accepts(const box_constraint& rule,
+                                                                const crop& c,
+                                                                const image_ref& img,
+                                                                const Boxes& boxes,
+                                                                std::uint32_t& first) {
   if (rule.rule != box_rule::avoid_all || !(rule.threshold > 0.0))
     return rule.accepts(c, img);
   const std::uint32_t n = boxes.size();
@@ -468,8 +472,8 @@ struct free_corners {
   /// Blocks corners [bx0, bx1] x [by0, by1] (inclusive; empty when bx1 < bx0 or by1 < by0).
   /// When the pieces could outgrow max_pieces the rectangle is not blocked (its corners stay
   /// free: only fewer sure rejections are skipped).
-  VDIV_ALWAYS_INLINE VDIV_HOST_DEVICE constexpr void block(std::int64_t bx0, std::int64_t bx1, std::int64_t by0,
-                                        std::int64_t by1) {
+  VDIV_ALWAYS_INLINE VDIV_HOST_DEVICE constexpr void block(std::int64_t bx0, std::int64_t bx1,
+                                                          std::int64_t by0, std::int64_t by1) {
     if (count * 4 > max_pieces || bx1 < bx0 || by1 < by0) return;
     const auto cx0 = std::int32_t(max_of<std::int64_t>(bx0, -1));
     const auto cx1 = std::int32_t(min_of<std::int64_t>(bx1 + 1, std::int64_t(1) << 30));

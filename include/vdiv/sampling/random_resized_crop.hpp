@@ -85,8 +85,9 @@ struct rrc_size {
   std::int32_t width, height;
 };
 
-VDIV_ALWAYS_INLINE VDIV_HOST_DEVICE constexpr rrc_size draw_rrc_size(const rrc_setup& s, std::uint32_t scale_word,
-                                                  std::uint32_t ratio_word) {
+VDIV_ALWAYS_INLINE VDIV_HOST_DEVICE constexpr rrc_size draw_rrc_size(const rrc_setup& s,
+                                                                     std::uint32_t scale_word,
+                                                                     std::uint32_t ratio_word) {
   const double target_area =
       math::mul(s.area, math::add(s.scale_min, math::mul(s.scale_span, to_unit_double(scale_word))));
   const double aspect =
