@@ -84,10 +84,16 @@ VDIV_HOST_DEVICE constexpr double exp(double x) {
   if (x != x) return x;
   if (x > 709.0) return std::numeric_limits<double>::infinity();
   if (x < -745.0) return 0.0;
-  // x = k ln2 + r, |r| <= ln2 / 2 (Cody-Waite split keeps r accurate).
-  const double kd = add(mul(x, inv_ln2), 0.5 - double(x < 0));  // +-0.5 without a branch
-  const int k = int(kd);
-  const double r = sub(sub(x, mul(double(k), ln2_hi)), mul(double(k), ln2_lo));
+  // x = k ln2 + r, |r| <= ln2 / 2 (Cody-Waite split keeps r accurate). For |x| < 0.34 the
+  // split gives k = 0 and r = x exactly; taking that shortcut (a predictable branch: crop
+  // aspect ratios have |log| < 0.29 by default) starts the polynomial without waiting for k.
+  int k = 0;
+  double r = x;
+  if (!(x < 0.34 && x > -0.34)) {
+    const double kd = add(mul(x, inv_ln2), 0.5 - double(x < 0));  // +-0.5 without a branch
+    k = int(kd);
+    r = sub(sub(x, mul(double(k), ln2_hi)), mul(double(k), ln2_lo));
+  }
   // Taylor series to r^13 / 13!: truncation error < 2e-17 relative for |r| <= 0.347.
   constexpr double c[] = {1.0,
                           1.0,
@@ -103,16 +109,15 @@ VDIV_HOST_DEVICE constexpr double exp(double x) {
                           1.0 / 39916800,
                           1.0 / 479001600,
                           1.0 / 6227020800.0};
-  // The terms from r^4 on by Estrin's scheme (a tree instead of a chain of dependent
-  // multiply-adds: crop sampling waits on this latency once per drawn size), the 4 leading
-  // terms by Horner, whose last steps set the rounding (as accurate as Horner throughout).
-  const double r2 = mul(r, r), r4 = mul(r2, r2);
+  // 1 + (r + r^2 q(r)), q by Estrin's scheme (a tree of depth 4 instead of a chain of 13
+  // dependent multiply-adds: crop sampling waits on this latency once per drawn size). The
+  // two leading terms are added last, smallest first, so the result stays within ~1 ulp.
+  const double r2 = mul(r, r), r4 = mul(r2, r2), r8 = mul(r4, r4);
   auto pair = [&](int i) { return add(c[i], mul(c[i + 1], r)); };
-  const double tail = add(add(pair(4), mul(pair(6), r2)),
-                          mul(add(add(pair(8), mul(pair(10), r2)), mul(pair(12), r4)), r4));
-  double p = tail;
-  for (int i = 3; i >= 0; --i) p = add(mul(p, r), c[i]);
-  return mul(p, pow2(k));
+  const double q = add(add(add(pair(2), mul(pair(4), r2)), mul(add(pair(6), mul(pair(8), r2)), r4)),
+                       mul(add(pair(10), mul(pair(12), r2)), r8));
+  const double p = add(1.0, add(r, mul(r2, q)));
+  return k == 0 ? p : mul(p, pow2(k));
 }
 
 /// Natural logarithm for finite x > 0; NaN for x <= 0 or NaN.
@@ -163,22 +168,27 @@ VDIV_HOST_DEVICE constexpr std::int64_t round_sqrt(double x) {
   if (!(x > 0.0)) return 0;
   // Any estimate within a few units works: the exact correction below fixes the result. At run
   // time use the hardware square root (fast); at compile time, Newton steps.
-  double y = 0.0;
+  std::int64_t k = 0;
+  // Exact correction: k*k and (k + 0.5)^2 are integers/quarters exactly representable.
   if (std::is_constant_evaluated()) {
     const auto bits = std::bit_cast<std::uint64_t>(x);
-    y = std::bit_cast<double>((bits >> 1) + 0x1FF8000000000000ull);
+    double y = std::bit_cast<double>((bits >> 1) + 0x1FF8000000000000ull);
     for (int i = 0; i < 6; ++i) y = 0.5 * (y + x / y);
+    k = std::int64_t(y);
+    while (k > 0 && double(k) * double(k) > x) --k;
+    while (double(k + 1) * double(k + 1) <= x) ++k;
   } else {
+    // The hardware square root is correctly rounded (IEEE 754; CUDA's double sqrt too), so
+    // floor(sqrt(x)) <= y and y < floor(sqrt(x)) + 1 unless y rounded up onto that integer:
+    // one branch-free test replaces the search (sizes are random, a loop branch mispredicts).
 #if VDIV_IN_DEVICE_CODE
-    y = ::sqrt(x);
+    const double y = ::sqrt(x);
 #else
-    y = __builtin_sqrt(x);
+    const double y = __builtin_sqrt(x);
 #endif
+    k = std::int64_t(y);
+    k -= std::int64_t(double(k) * double(k) > x);
   }
-  auto k = std::int64_t(y);
-  // Exact correction: k*k and (k + 0.5)^2 are integers/quarters exactly representable.
-  while (k > 0 && double(k) * double(k) > x) --k;
-  while (double(k + 1) * double(k + 1) <= x) ++k;
   const double half = double(k) * double(k) + double(k) + 0.25;  // (k + 1/2)^2, exact
   // Bitwise, not short-circuit: the rounding direction is random data, a branch mispredicts.
   k += std::int64_t((x > half) | ((x == half) & ((k & 1) != 0)));
