@@ -156,9 +156,10 @@ TEST_CASE("block_surely_rejected: every blocked corner is rejected by the exact 
     for (int y = 0; y < rows; ++y)
       for (int x = 0; x < cols; ++x) {
         bool in_piece = false;
-        for (std::uint32_t i = 0; i < corners.count; ++i)
-          in_piece |= x >= corners.x0[corners.cur][i] && x < corners.x1[corners.cur][i] &&
-                      y >= corners.y0[corners.cur][i] && y < corners.y1[corners.cur][i];
+        for (std::uint32_t i = 0; i < corners.count; ++i) {
+          const auto& pc = corners.pieces[corners.cur][i];
+          in_piece |= x >= pc.x0 && x < pc.x_end() && y >= pc.y0 && y < pc.y_end();
+        }
         free += in_piece;
         if (!in_piece) {
           ++blocked_total;

@@ -62,6 +62,16 @@
 #include "constraints.hpp"
 #include "random_resized_crop.hpp"
 
+// Host builds on x86-64 split free-corner pieces with SSE2 (part of x86-64 itself); device
+// code, constant evaluation and other targets take the scalar loop (same pieces).
+#if !VDIV_IN_DEVICE_CODE && !defined(__CUDACC__) && (defined(__SSE2__) || defined(_M_X64)) && \
+    !defined(VDIV_NO_SIMD)
+#define VDIV_SAMPLING_SSE2 1
+#include <emmintrin.h>
+#else
+#define VDIV_SAMPLING_SSE2 0
+#endif
+
 namespace vdiv {
 
 /// Which sample a pair is for: (seed, epoch, index) -> the same crops everywhere.
@@ -450,7 +460,18 @@ struct free_corners {
   static constexpr std::uint32_t max_pieces = 64;
   // Two buffers used in turn (no copies); left uninitialised on purpose: only the first
   // `count` entries of the current one are ever read.
-  std::int32_t x0[2][max_pieces], x1[2][max_pieces], y0[2][max_pieces], y1[2][max_pieces];
+  /// Corners [x0, x_end()) x [y0, y_end()). The ends are stored negated: intersecting a piece
+  /// with a rectangle is then a lane-wise max of two 4-int records (one SSE2 instruction per
+  /// step on the host) and a part of a piece is nonempty exactly where the max moved a lane.
+  struct piece {
+    std::int32_t x0, neg_x1, y0, neg_y1;
+    VDIV_HOST_DEVICE constexpr std::int32_t x_end() const { return -neg_x1; }
+    VDIV_HOST_DEVICE constexpr std::int32_t y_end() const { return -neg_y1; }
+    VDIV_HOST_DEVICE constexpr std::int64_t corners() const {
+      return std::int64_t(x_end() - x0) * (y_end() - y0);
+    }
+  };
+  piece pieces[2][max_pieces];
   std::uint32_t count{0};
   std::uint32_t cur{0};
 
@@ -462,10 +483,7 @@ struct free_corners {
 
   VDIV_HOST_DEVICE constexpr void reset(std::int32_t cols, std::int32_t rows) {
     cur = 0;
-    x0[0][0] = 0;
-    x1[0][0] = cols;
-    y0[0][0] = 0;
-    y1[0][0] = rows;
+    pieces[0][0] = {0, -cols, 0, -rows};
     count = std::uint32_t((cols > 0) & (rows > 0));
   }
 
@@ -475,43 +493,84 @@ struct free_corners {
   VDIV_ALWAYS_INLINE VDIV_HOST_DEVICE constexpr void block(std::int64_t bx0, std::int64_t bx1,
                                                           std::int64_t by0, std::int64_t by1) {
     if (count * 4 > max_pieces || bx1 < bx0 || by1 < by0) return;
-    const auto cx0 = std::int32_t(max_of<std::int64_t>(bx0, -1));
-    const auto cx1 = std::int32_t(min_of<std::int64_t>(bx1 + 1, std::int64_t(1) << 30));
-    const auto cy0 = std::int32_t(max_of<std::int64_t>(by0, -1));
-    const auto cy1 = std::int32_t(min_of<std::int64_t>(by1 + 1, std::int64_t(1) << 30));
+    // the rectangle as a piece: [cx0, cx1) x [cy0, cy1), ends negated
+    const piece cut{std::int32_t(max_of<std::int64_t>(bx0, -1)),
+                    -std::int32_t(min_of<std::int64_t>(bx1 + 1, std::int64_t(1) << 30)),
+                    std::int32_t(max_of<std::int64_t>(by0, -1)),
+                    -std::int32_t(min_of<std::int64_t>(by1 + 1, std::int64_t(1) << 30))};
     const std::uint32_t from = cur, to = cur ^ 1u;
     std::uint32_t n = 0;
-    // `nonempty` is known from one comparison per part (see below)
-    auto put = [&](std::int32_t a0, std::int32_t a1, std::int32_t b0, std::int32_t b1,
-                   bool nonempty) {
-      x0[to][n] = a0;
-      x1[to][n] = a1;
-      y0[to][n] = b0;
-      y1[to][n] = b1;
-      n += std::uint32_t(nonempty);
-    };
+#if VDIV_SAMPLING_SSE2
+    if (!std::is_constant_evaluated()) {
+      n = split_sse2(cut, pieces[from], count, pieces[to]);
+      count = n;
+      cur = to;
+      return;
+    }
+#endif
+    // Each piece splits into the parts above, below, left and right of its overlap o with
+    // the cut (o = lane-wise max); a part is nonempty exactly when the cut moved its lane
+    // (pieces are nonempty). A piece the cut misses is kept whole, as its "above" part.
     for (std::uint32_t i = 0; i < count; ++i) {
-      const std::int32_t px0 = x0[from][i], px1 = x1[from][i];
-      const std::int32_t py0 = y0[from][i], py1 = y1[from][i];
-      const std::int32_t ox0 = max_of(px0, cx0), ox1 = min_of(px1, cx1);
-      const std::int32_t oy0 = max_of(py0, cy0), oy1 = min_of(py1, cy1);
-      const bool hit = (ox0 < ox1) & (oy0 < oy1);
-      // no overlap: the piece stays whole (as its "above" part), the other parts are empty
-      const std::int32_t top = select(hit, oy0, py1), bottom = select(hit, oy1, py1);
-      // pieces are nonempty (px0 < px1, py0 < py1), and top < bottom exactly when hit
-      put(px0, px1, py0, top, py0 < top);               // above
-      put(px0, px1, bottom, py1, bottom < py1);         // below
-      put(px0, ox0, top, bottom, hit & (px0 < ox0));    // left
-      put(ox1, px1, top, bottom, hit & (ox1 < px1));    // right
+      const piece pc = pieces[from][i];
+      const std::int32_t o0 = max_of(pc.x0, cut.x0), o1 = max_of(pc.neg_x1, cut.neg_x1);
+      const std::int32_t o2 = max_of(pc.y0, cut.y0), o3 = max_of(pc.neg_y1, cut.neg_y1);
+      const bool hit = (o0 + o1 < 0) & (o2 + o3 < 0);
+      pieces[to][n] = {pc.x0, pc.neg_x1, pc.y0, select(hit, -o2, pc.neg_y1)};  // above
+      n += std::uint32_t(!hit | (cut.y0 > pc.y0));
+      pieces[to][n] = {pc.x0, pc.neg_x1, -o3, pc.neg_y1};  // below
+      n += std::uint32_t(hit & (cut.neg_y1 > pc.neg_y1));
+      pieces[to][n] = {pc.x0, -o0, o2, o3};  // left
+      n += std::uint32_t(hit & (cut.x0 > pc.x0));
+      pieces[to][n] = {-o1, pc.neg_x1, o2, o3};  // right
+      n += std::uint32_t(hit & (cut.neg_x1 > pc.neg_x1));
     }
     count = n;
     cur = to;
   }
 
+#if VDIV_SAMPLING_SSE2
+  /// block()'s split, four lanes at a time (same pieces, same order).
+  static std::uint32_t split_sse2(const piece& cut, const piece* in, std::uint32_t count,
+                                  piece* out) {
+    const __m128i c = _mm_loadu_si128(reinterpret_cast<const __m128i*>(&cut));
+    const __m128i zero = _mm_setzero_si128();
+    std::uint32_t n = 0;
+    for (std::uint32_t i = 0; i < count; ++i) {
+      const __m128i p = _mm_loadu_si128(reinterpret_cast<const __m128i*>(in + i));
+      const __m128i moved = _mm_cmpgt_epi32(c, p);  // lanes where the cut bounds the part
+      const __m128i o = _mm_or_si128(_mm_and_si128(moved, c), _mm_andnot_si128(moved, p));
+      const __m128i neg_o = _mm_sub_epi32(zero, o);
+      // o0 + o1 < 0 and o2 + o3 < 0: the overlap is nonempty
+      const __m128i sums = _mm_add_epi32(o, _mm_shuffle_epi32(o, _MM_SHUFFLE(2, 3, 0, 1)));
+      const int sign = _mm_movemask_ps(_mm_castsi128_ps(sums));
+      const std::uint32_t hit = std::uint32_t((sign & 5) == 5);
+      const auto flags = std::uint32_t(_mm_movemask_ps(_mm_castsi128_ps(moved)));
+      const __m128 pf = _mm_castsi128_ps(p), of = _mm_castsi128_ps(o);
+      const __m128 hi = _mm_castsi128_ps(_mm_unpackhi_epi32(p, neg_o));  // p2 -o2 p3 -o3
+      const __m128 lo = _mm_castsi128_ps(_mm_unpacklo_epi32(p, neg_o));  // p0 -o0 p1 -o1
+      const __m128 above = _mm_shuffle_ps(pf, hi, _MM_SHUFFLE(1, 0, 1, 0));   // p0 p1 p2 -o2
+      const __m128 below = _mm_shuffle_ps(pf, hi, _MM_SHUFFLE(2, 3, 1, 0));   // p0 p1 -o3 p3
+      const __m128 left = _mm_shuffle_ps(lo, of, _MM_SHUFFLE(3, 2, 1, 0));    // p0 -o0 o2 o3
+      const __m128 right = _mm_shuffle_ps(lo, of, _MM_SHUFFLE(3, 2, 2, 3));   // -o1 p1 o2 o3
+      const __m128 keep = _mm_castsi128_ps(_mm_set1_epi32(-std::int32_t(hit)));
+      const __m128 first = _mm_or_ps(_mm_and_ps(keep, above), _mm_andnot_ps(keep, pf));
+      _mm_storeu_ps(reinterpret_cast<float*>(out + n), first);
+      n += (hit ^ 1u) | ((flags >> 2) & 1u);
+      _mm_storeu_ps(reinterpret_cast<float*>(out + n), below);
+      n += hit & (flags >> 3);
+      _mm_storeu_ps(reinterpret_cast<float*>(out + n), left);
+      n += hit & flags;
+      _mm_storeu_ps(reinterpret_cast<float*>(out + n), right);
+      n += hit & (flags >> 1);
+    }
+    return n;
+  }
+#endif
+
   VDIV_HOST_DEVICE constexpr std::int64_t total() const {
     std::int64_t t = 0;
-    for (std::uint32_t i = 0; i < count; ++i)
-      t += std::int64_t(x1[cur][i] - x0[cur][i]) * (y1[cur][i] - y0[cur][i]);
+    for (std::uint32_t i = 0; i < count; ++i) t += pieces[cur][i].corners();
     return t;
   }
 
@@ -523,11 +582,12 @@ struct free_corners {
     std::int64_t before = 0;
     std::int32_t px = 0, py = 0, pw = 1, offset = 0;
     for (std::uint32_t i = 0; i < count; ++i) {
-      const std::int32_t w = x1[cur][i] - x0[cur][i];
-      const std::int64_t a = std::int64_t(w) * (y1[cur][i] - y0[cur][i]);
+      const piece& pc = pieces[cur][i];
+      const std::int32_t w = pc.x_end() - pc.x0;
+      const std::int64_t a = std::int64_t(w) * (pc.y_end() - pc.y0);
       const bool here = (r >= before) & (r < before + a);
-      px = select(here, x0[cur][i], px);
-      py = select(here, y0[cur][i], py);
+      px = select(here, pc.x0, px);
+      py = select(here, pc.y0, py);
       pw = select(here, w, pw);
       offset = select(here, std::int32_t(r - before), offset);
       before += a;
