@@ -686,11 +686,13 @@ VDIV_NOINLINE VDIV_HOST_DEVICE constexpr bool draw_view(const view_request& q, r
       setup.scale_span = math::sub(max_scale, setup.scale_min);
     }
   }
+  // Positions of an `apart` view are drawn disjoint from the partner (position_space and the
+  // free corners exclude the others), so only other relations are tested.
   std::uint32_t rejecter = 0;  // box that rejected the last candidate (rule_accepts)
   auto accepts = [&](const crop& c) VDIV_ALWAYS_INLINE_LAMBDA {
-    return relation_ok(q, c) && (q.table != nullptr
-                                     ? rule_accepts(q.rule, c, img, *q.table, rejecter)
-                                     : rule_accepts(q.rule, c, img, boxes_of{img}, rejecter));
+    return (apart || relation_ok(q, c)) &&
+           (q.table != nullptr ? rule_accepts(q.rule, c, img, *q.table, rejecter)
+                               : rule_accepts(q.rule, c, img, boxes_of{img}, rejecter));
   };
   bool busy = false;           // a whole size was rejected: use the free corners
   // Once a size was rejected, size t + 1 is drawn before size t is tried: the draw is a long
@@ -750,11 +752,15 @@ VDIV_NOINLINE VDIV_HOST_DEVICE constexpr bool draw_view(const view_request& q, r
     // candidate is uniform over a superset of the accepted positions of its size, so the
     // accepted one is uniform over them.
     std::array<std::uint32_t, 4> words{};
+    std::uint32_t used = 0;  // extra position words of this size drawn so far
+    auto next_word = [&]() VDIV_ALWAYS_INLINE_LAMBDA {
+      if (used % 4 == 0) words = random_words(key, 64 + 8 * t + used / 4);
+      return words[used++ % 4];
+    };
     if (!busy) {
       for (std::uint32_t p = 1; p < positions_per_size; ++p) {
-        if ((p - 1) % 4 == 0) words = random_words(key, 64 + 8 * t + (p - 1) / 4);
         std::int64_t left = 0, top = 0;
-        space.corner(words[(p - 1) % 4], left, top);
+        space.corner(next_word(), left, top);
         cand.left = std::int32_t(left);
         cand.top = std::int32_t(top);
         if (accepts(cand)) {
@@ -775,8 +781,7 @@ VDIV_NOINLINE VDIV_HOST_DEVICE constexpr bool draw_view(const view_request& q, r
     const std::int64_t total_free = corners.total();
     if (total_free <= 0) continue;
     for (std::uint32_t p = 1; p < free_positions_per_size; ++p) {
-      if ((p - 1) % 4 == 0) words = random_words(key, 64 + 8 * t + (p - 1) / 4);
-      corners.corner(words[(p - 1) % 4], total_free, cand.left, cand.top);
+      corners.corner(next_word(), total_free, cand.left, cand.top);
       if (accepts(cand)) {
         out = cand;
         return true;
