@@ -421,7 +421,14 @@ VDIV_ALWAYS_INLINE VDIV_HOST_DEVICE constexpr bool rule_accepts(const box_constr
       return true;
     const double ab = boxes.area(i);
     if (ab < t_av || av < math::mul(t, ab)) return true;
-    return iou_margin(c, b, t, av, ab) < 0.0;
+    // iou_margin(c, b, t, av, ab) < 0, spelled out: the crop touches the box (which has an
+    // area, so positive sides), so both overlaps are positive and their product is
+    // crop_box_intersection's value without its test for no overlap. Same bits; 1.05x on
+    // only_background over calling iou_margin (1.02x with it forced inline).
+    const double inter =
+        math::mul(math::sub(min_of(cx1, double(b.x1)), max_of(cx0, double(b.x0))),
+                  math::sub(min_of(cy1, double(b.y1)), max_of(cy0, double(b.y0))));
+    return math::sub(inter, math::mul(t, math::sub(math::add(av, ab), inter))) < 0.0;
   };
   if (first < n && !passes(first)) return false;
   for (std::uint32_t i = 0; i < n; ++i) {
