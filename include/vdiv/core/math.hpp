@@ -161,38 +161,50 @@ VDIV_HOST_DEVICE constexpr std::int64_t ceil_to_int(double x) {
   return n + std::int64_t(double(n) < x);
 }
 
-/// round(sqrt(x)) with ties to even, exactly as Python's round(math.sqrt(x)) for doubles
-/// 0 <= x < 2^48 (the integer result is corrected with exact integer-valued comparisons,
-/// so it does not depend on how the square root estimate was computed).
+/// The integer nearest to the exact square root of x (ties to even), 0 <= x < 2^48. This is
+/// Python's round(math.sqrt(x)) except where math.sqrt rounds onto a half-integer, i.e. x
+/// within a few ulp of (k + 1/2)^2 for a large k (probability ~1e-12 for a random size);
+/// there the exact root decides. Independent of how the square root estimate was computed,
+/// so compile time, host and device agree.
 VDIV_HOST_DEVICE constexpr std::int64_t round_sqrt(double x) {
   if (!(x > 0.0)) return 0;
-  // Any estimate within a few units works: the exact correction below fixes the result. At run
-  // time use the hardware square root (fast); at compile time, Newton steps.
-  std::int64_t k = 0;
-  // Exact correction: k*k and (k + 0.5)^2 are integers/quarters exactly representable.
+  // Exact decision for a root near k + 1/2: k*k and (k + 1/2)^2 are exact in double.
+  auto exact_from = [x](std::int64_t k) {
+    while (k > 0 && double(k) * double(k) > x) --k;
+    while (double(k + 1) * double(k + 1) <= x) ++k;
+    const double half = double(k) * double(k) + double(k) + 0.25;  // (k + 1/2)^2, exact
+    // Bitwise, not short-circuit: the rounding direction is random data.
+    return k + std::int64_t((x > half) | ((x == half) & ((k & 1) != 0)));
+  };
   if (std::is_constant_evaluated()) {
+    // Newton steps from a bit-trick estimate, then the exact decision
     const auto bits = std::bit_cast<std::uint64_t>(x);
     double y = std::bit_cast<double>((bits >> 1) + 0x1FF8000000000000ull);
     for (int i = 0; i < 6; ++i) y = 0.5 * (y + x / y);
-    k = std::int64_t(y);
-    while (k > 0 && double(k) * double(k) > x) --k;
-    while (double(k + 1) * double(k + 1) <= x) ++k;
-  } else {
-    // The hardware square root is correctly rounded (IEEE 754; CUDA's double sqrt too), so
-    // floor(sqrt(x)) <= y and y < floor(sqrt(x)) + 1 unless y rounded up onto that integer:
-    // one branch-free test replaces the search (sizes are random, a loop branch mispredicts).
-#if VDIV_IN_DEVICE_CODE
-    const double y = ::sqrt(x);
-#else
-    const double y = __builtin_sqrt(x);
-#endif
-    k = std::int64_t(y);
-    k -= std::int64_t(double(k) * double(k) > x);
+    return exact_from(std::int64_t(y));
   }
-  const double half = double(k) * double(k) + double(k) + 0.25;  // (k + 1/2)^2, exact
-  // Bitwise, not short-circuit: the rounding direction is random data, a branch mispredicts.
-  k += std::int64_t((x > half) | ((x == half) & ((k & 1) != 0)));
-  return k;
+  // The hardware square root is correctly rounded (IEEE 754; CUDA's double sqrt too). No
+  // half-integer lies strictly between it and the exact root (half-integers are doubles, and
+  // one there would be nearer), so unless the root is one, rounding it half to even rounds the
+  // exact root. Rounding by adding and subtracting 2^52 (exact for 0 <= y < 2^52, ties to even
+  // in the default rounding mode) keeps the chain after the square root short: sizes are drawn
+  // on the critical path of crop sampling.
+#if VDIV_IN_DEVICE_CODE
+  const double y = ::sqrt(x);
+  const double rounded = __dsub_rn(__dadd_rn(y, 0x1p52), 0x1p52);
+#else
+  const double y = __builtin_sqrt(x);
+  double shifted = y + 0x1p52;
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+  asm("" : "+x"(shifted));  // keeps -ffast-math-style reassociation from folding the round
+#elif defined(__GNUC__) && defined(__aarch64__)
+  asm("" : "+w"(shifted));
+#endif
+  const double rounded = shifted - 0x1p52;
+#endif
+  const double off = rounded - y;  // exact; +-1/2 only when y is a half-integer (rare)
+  if (off == 0.5 || off == -0.5) return exact_from(std::int64_t(y));
+  return std::int64_t(rounded);
 }
 
 }  // namespace vdiv::math

@@ -9,12 +9,13 @@
 ///     target_area = W*H * U(scale.min, scale.max)
 ///     aspect      = exp(U(log ratio.min, log ratio.max))
 ///     w = round(sqrt(target_area * aspect)), h = round(sqrt(target_area / aspect))
-///         (Python round: half to even)
+///         (Python round: half to even; math::round_sqrt rounds the exact root, which
+///          differs from rounding math.sqrt's double only in ~1e-12 of sizes)
 ///     if 0 < w <= W and 0 < h <= H: top = randint(0, H-h+1), left = randint(0, W-w+1); done
 ///   fallback: centre crop of the whole image, its ratio clamped into [ratio.min, ratio.max].
 /// Attempt t uses the 4 words of `random_words(key, t)`: scale, ratio, top, left.
-/// Only the random bits differ from torchvision (Philox instead of torch's MT19937), so the
-/// distribution is the same; tests/sampling/test_random_resized_crop.cpp checks it against
+/// Only the random bits differ from torchvision (Philox instead of torch's MT19937; exp is
+/// ours, within 1 ulp), so the distribution is the same; tests/sampling/test_random_resized_crop.cpp checks it against
 /// statistics of the real torchvision code.
 
 #include <cstdint>
