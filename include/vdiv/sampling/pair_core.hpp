@@ -301,6 +301,7 @@ struct view_request {
   relation_constraint relation;        // applied between *partner and the candidate
   std::int64_t room_w = 0, room_h = 0; // v1 of a disjoint pair: leave a strip this wide/high
   const box_table* table = nullptr;  // *image's kept boxes with areas (background rules), if built
+  double partner_fit = -1.0;  // disjoint_fit_area around *partner for this view, if known (>= 0)
 };
 
 VDIV_ALWAYS_INLINE VDIV_HOST_DEVICE constexpr bool relation_ok(const view_request& q,
@@ -358,6 +359,18 @@ VDIV_HOST_DEVICE constexpr double max_fit_area(double sw, double sh, double rmin
   if (r > rmax) return math::mul(math::mul(rmax, sh), sh);
   if (r < rmin) return math::div(math::mul(sw, sw), rmin);
   return math::mul(sw, sh);
+}
+
+/// Largest area of a crop of ratio range [rmin, rmax] in a strip beside `v` (left, right, above
+/// or below it) in a width x height image, with 1 px of rounding slack per side.
+VDIV_HOST_DEVICE constexpr double disjoint_fit_area(const crop& v, std::int32_t width,
+                                                    std::int32_t height, double rmin,
+                                                    double rmax) {
+  const double W = double(width) + 1.0, H = double(height) + 1.0;
+  return max_of(max_of(max_fit_area(double(v.left) + 1.0, H, rmin, rmax),
+                       max_fit_area(double(width - v.left - v.width) + 1.0, H, rmin, rmax)),
+                max_of(max_fit_area(W, double(v.top) + 1.0, rmin, rmax),
+                       max_fit_area(W, double(height - v.top - v.height) + 1.0, rmin, rmax)));
 }
 
 /// Smallest strip thickness s (0..limit) such that a crop of `params`' minimum area fits in an
@@ -689,14 +702,11 @@ VDIV_NOINLINE VDIV_HOST_DEVICE constexpr bool draw_view(const view_request& q, r
   if (apart) {
     // Areas that cannot fit in any strip beside the partner are never drawn: the area stays
     // uniform over the part of the scale range that can fit (with 1 px rounding slack).
-    const crop& v = *q.partner;
-    const double rmin = double(q.params->ratio.min), rmax = double(q.params->ratio.max);
-    const double W = double(img.width) + 1.0, H = double(img.height) + 1.0;
-    const double fit = max_of(
-        max_of(max_fit_area(double(v.left) + 1.0, H, rmin, rmax),
-               max_fit_area(double(img.width - v.left - v.width) + 1.0, H, rmin, rmax)),
-        max_of(max_fit_area(W, double(v.top) + 1.0, rmin, rmax),
-               max_fit_area(W, double(img.height - v.top - v.height) + 1.0, rmin, rmax)));
+    const double fit = q.partner_fit >= 0.0
+                           ? q.partner_fit
+                           : disjoint_fit_area(*q.partner, img.width, img.height,
+                                               double(q.params->ratio.min),
+                                               double(q.params->ratio.max));
     const double max_scale = math::div(fit, setup.area);
     if (max_scale < math::add(setup.scale_min, setup.scale_span)) {
       if (max_scale < setup.scale_min) return false;
@@ -825,20 +835,13 @@ VDIV_NOINLINE VDIV_HOST_DEVICE constexpr bool draw_view(const view_request& q, r
   return false;
 }
 
-/// Necessary condition for a view of `params` to be placed disjoint from `v1`: some strip beside
-/// v1 can hold a crop of the minimum area (with 1 px of rounding slack), or torchvision's
-/// centre-crop fallback misses v1. Skipping attempts that fail it changes no result, only time.
-VDIV_HOST_DEVICE constexpr bool room_for_disjoint(const crop& v1, const image_ref& img,
-                                                  const rrc_params& params) {
-  if (!overlaps(rrc_fallback(img.width, img.height, params.ratio), v1)) return true;
-  const double need = math::mul(math::mul(double(img.width), double(img.height)),
-                                double(params.scale.min));
-  const double rmin = double(params.ratio.min), rmax = double(params.ratio.max);
-  const double W = double(img.width) + 1.0, H = double(img.height) + 1.0;
-  const double left = double(v1.left) + 1.0, right = double(img.width - v1.left - v1.width) + 1.0;
-  const double top = double(v1.top) + 1.0, bottom = double(img.height - v1.top - v1.height) + 1.0;
-  return max_fit_area(left, H, rmin, rmax) >= need || max_fit_area(right, H, rmin, rmax) >= need ||
-         max_fit_area(W, top, rmin, rmax) >= need || max_fit_area(W, bottom, rmin, rmax) >= need;
+/// Necessary condition for a view to be placed disjoint from `v1`: some strip beside v1 can
+/// hold a crop of the minimum area `need` (fit = disjoint_fit_area), or torchvision's
+/// centre-crop fallback `fallback` misses v1. Skipping attempts that fail it changes no result,
+/// only time.
+VDIV_HOST_DEVICE constexpr bool room_for_disjoint(const crop& v1, double fit, double need,
+                                                  const crop& fallback) {
+  return fit >= need || !overlaps(fallback, v1);
 }
 
 /// The documented fallback pair (see file comment).
@@ -971,6 +974,10 @@ VDIV_HOST_DEVICE constexpr pair_sample sample_pair(const pair_options& o, const 
     if (room_w > img2.width && room_h > img2.height && c.view1.rule != box_rule::match_some)
       return {detail::fallback_pair(o, first, img2), 1u, true};
   }
+  const bool disjoint_pair = !o.two_images && c.between.relation == view_relation::disjoint;
+  const double need2 = math::mul(math::mul(double(img2.width), double(img2.height)),
+                                 double(o.view2.scale.min));
+  const crop fallback2 = detail::rrc_fallback(img2.width, img2.height, o.view2.ratio);
   auto attempts = [&](const image_ref& view1_image, const image_ref& view2_image,
                       const detail::box_table* table1,
                       const detail::box_table* table2) -> pair_sample {
@@ -979,11 +986,15 @@ VDIV_HOST_DEVICE constexpr pair_sample sample_pair(const pair_options& o, const 
       const detail::view_request q1{&view1_image, &setup1, &o.view1, c.view1, feasible1,
                                     nullptr,      {},      room_w,   room_h,    table1};
       if (!detail::draw_view(q1, view_key(key, 0, std::uint16_t(a)), v1)) continue;
-      if (!o.two_images && c.between.relation == view_relation::disjoint &&
-          !detail::room_for_disjoint(v1, img2, o.view2))
-        continue;
+      // v2's strips beside v1, computed once for the room test and for v2's area range
+      double fit2 = -1.0;
+      if (disjoint_pair) {
+        fit2 = detail::disjoint_fit_area(v1, img2.width, img2.height, double(o.view2.ratio.min),
+                                         double(o.view2.ratio.max));
+        if (!detail::room_for_disjoint(v1, fit2, need2, fallback2)) continue;
+      }
       const detail::view_request q2{&view2_image, &setup2, &o.view2, c.view2, feasible2,
-                                    &v1,          c.between, 0,       0,       table2};
+                                    &v1,          c.between, 0,       0,       table2, fit2};
       if (!detail::draw_view(q2, view_key(key, 1, std::uint16_t(a)), v2)) continue;
       return {{v1, v2}, a + 1, false};
     }
