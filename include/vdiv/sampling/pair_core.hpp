@@ -806,7 +806,7 @@ VDIV_NOINLINE VDIV_HOST_DEVICE constexpr bool draw_view(const view_request& q, r
     free_corners corners;
     corners.reset(std::int32_t(space.cols), std::int32_t(space.rows));
     corners.block(space.xa, space.xb, space.ya, space.yb);
-    auto block_step = [&](std::uint32_t step) {
+    auto block_step = [&](std::uint32_t step) VDIV_ALWAYS_INLINE_LAMBDA {
       if (q.table != nullptr)
         block_surely_rejected(q.rule, *q.table, z.width, z.height, corners, step, step + 1);
       else
