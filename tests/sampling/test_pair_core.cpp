@@ -172,6 +172,55 @@ TEST_CASE("block_surely_rejected: every blocked corner is rejected by the exact 
   CHECK(blocked_total > 10000);  // the test did exercise blocked corners
 }
 
+TEST_CASE("block_rejected_through: blocks only rejected corners, and the rejected crop itself") {
+  std::mt19937_64 rng(test::seed() + 7);
+  std::vector<box> boxes;
+  const box_constraint rule{box_rule::avoid_all, 0.1};
+  int blocked_total = 0, covered = 0, rejections = 0;
+  for (int trial = 0; trial < 3000; ++trial) {
+    const image_ref img = random_small_image(rng, boxes);
+    const int w = std::uniform_int_distribution<int>(1, img.width)(rng);
+    const int h = std::uniform_int_distribution<int>(1, img.height)(rng);
+    const int cols = img.width - w + 1, rows = img.height - h + 1;
+    const crop c{std::uniform_int_distribution<int>(0, cols - 1)(rng),
+                 std::uniform_int_distribution<int>(0, rows - 1)(rng), w, h};
+    // every box, whether or not it rejects c (only a rejecting one may block anything)
+    for (std::uint32_t i = 0; i < img.box_count; ++i) {
+      const bool rejects = !avoids_boxes{0.1}.accepts(c, image_ref{img.width, img.height,
+                                                                   &img.boxes[i], 1});
+      detail::free_corners corners;
+      corners.reset(cols, rows);
+      const bool blocked = detail::block_rejected_through(rule, detail::boxes_of{img}, i, c, corners);
+      INFO("trial " << trial << " box " << i << " crop " << c);
+      if (!rejects) CHECK_FALSE(blocked);
+      rejections += rejects;
+      std::int64_t free = 0;
+      bool c_free = false;
+      for (int y = 0; y < rows; ++y)
+        for (int x = 0; x < cols; ++x) {
+          bool in_piece = false;
+          for (std::uint32_t k = 0; k < corners.count; ++k) {
+            const auto& pc = corners.pieces[corners.cur][k];
+            in_piece |= x >= pc.x0 && x < pc.x_end() && y >= pc.y0 && y < pc.y_end();
+          }
+          free += in_piece;
+          if (x == c.left && y == c.top) c_free = in_piece;
+          if (!in_piece) {
+            ++blocked_total;
+            INFO("blocked corner " << crop{x, y, w, h});
+            REQUIRE_FALSE(rule.accepts(crop{x, y, w, h}, img));
+          }
+        }
+      CHECK(corners.total() == free);
+      covered += blocked && !c_free;
+    }
+  }
+  CHECK(blocked_total > 10000);  // the test did exercise blocked corners
+  CHECK(rejections > 1000);
+  // the rejected crop is blocked itself unless it lies on the rejected region's boundary
+  CHECK(covered > rejections * 9 / 10);
+}
+
 TEST_CASE("free_corners: exact count, and words map uniformly onto the free corners") {
   std::mt19937_64 rng(test::seed() + 1);
   for (int trial = 0; trial < 500; ++trial) {

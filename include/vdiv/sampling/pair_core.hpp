@@ -30,8 +30,10 @@
 ///     Busy images (a view whose 5 positions of a size were all rejected): from its next size
 ///     on, the corners a background rule surely rejects are worked out per size (rectangles,
 ///     `block_surely_rejected`: first one per box, a second one per box after `refine_after`
-///     = 3 rejected positions), a size with no other corner is dropped at once, and up to
-///     `free_positions_per_size` = 16 positions are drawn uniformly among the other corners.
+///     = 3 rejected positions, and one through each rejected position, `block_rejected_through`),
+///     a size with no other corner is dropped at once (also as soon as the rejections block its
+///     last free corner), and up to `free_positions_per_size` = 16 positions are drawn uniformly
+///     among the other corners.
 ///     The accepted position stays uniform over the accepted positions of its size.
 ///     Background views test only the boxes that can reject a view of their scale range
 ///     (`keep_rejecting_boxes`; same verdicts).
@@ -688,6 +690,44 @@ VDIV_HOST_DEVICE constexpr void block_surely_rejected(const box_constraint& rule
   }
 }
 
+/// After box i rejected crop c under the avoid_all rule (IoU(c, box) >= t, i.e. ox * oy >= need
+/// for its overlaps ox, oy along each axis), blocks a rectangle of corners of c's size that are
+/// surely rejected by that box and contain c: alpha = ox (1 + need / (ox oy)) / 2 <= ox and
+/// beta = need / alpha <= oy (alpha beta = need, see block_surely_rejected). Later positions of
+/// the size then avoid the neighbourhood of a rejection, where the fixed rectangles left free
+/// corners; sizes with no accepted corner run out of free corners after a few rejections instead
+/// of trying all their positions. False (nothing blocked) for other rules or when c lies on the
+/// boundary of the rejected region (within the 1e-9 margin).
+template <class Boxes>
+VDIV_HOST_DEVICE constexpr bool block_rejected_through(const box_constraint& rule,
+                                                       const Boxes& boxes, std::uint32_t i,
+                                                       const crop& c, free_corners& out) {
+  if (rule.rule != box_rule::avoid_all || !(rule.threshold > 0.0) || i >= boxes.size())
+    return false;
+  const box& b = boxes.at(i);
+  const double t = rule.threshold;
+  const double cw = double(c.width), ch = double(c.height), av = math::mul(cw, ch);
+  const double bx0 = double(b.x0), by0 = double(b.y0), bx1 = double(b.x1), by1 = double(b.y1);
+  // the same need as block_surely_rejected: t / (1 + t) (area(c) + area(box)), 1e-9 margins
+  double need = math::mul(math::div(t, math::add(1.0, t)), math::add(av, boxes.area(i)));
+  need = math::add(math::mul(need, 1.0 + 1e-9), 1e-9);
+  const double cx0 = double(c.left), cy0 = double(c.top);
+  const double ox = math::sub(min_of(math::add(cx0, cw), bx1), max_of(cx0, bx0));
+  const double oy = math::sub(min_of(math::add(cy0, ch), by1), max_of(cy0, by0));
+  const double inter = math::mul(ox, oy);
+  if (!((ox > 0.0) & (oy > 0.0) & (inter > need))) return false;  // c not rejected by box i
+  const double mw = min_of(cw, math::sub(bx1, bx0)), mh = min_of(ch, math::sub(by1, by0));
+  const double alpha = math::mul(ox, math::mul(0.5, math::add(1.0, math::div(need, inter))));
+  const double beta = math::div(need, alpha);
+  if (!(alpha <= mw && beta <= mh)) return false;
+  // 1e-7 px inward, so rounding of the bounds can only shrink the rectangle
+  out.block(math::ceil_to_int(math::add(math::sub(math::add(bx0, alpha), cw), 1e-7)),
+            math::floor_to_int(math::sub(math::sub(bx1, alpha), 1e-7)),
+            math::ceil_to_int(math::add(math::sub(math::add(by0, beta), ch), 1e-7)),
+            math::floor_to_int(math::sub(math::sub(by1, beta), 1e-7)));
+  return true;
+}
+
 /// One view of a pair (see file comment); false when no candidate of this attempt passed.
 VDIV_NOINLINE VDIV_HOST_DEVICE constexpr bool draw_view(const view_request& q, rng_key key,
                                                        crop& out) {
@@ -801,7 +841,8 @@ VDIV_NOINLINE VDIV_HOST_DEVICE constexpr bool draw_view(const view_request& q, r
     }
     // The first rectangle of each box at once; the second ones only once refine_after
     // positions among the corners left by the first were rejected (sizes accepted early, most,
-    // skip half the blocking). Each position is uniform over the corners free when it is
+    // skip half the blocking); after each rejection, a rectangle through the rejected position
+    // (block_rejected_through). Each position is uniform over the corners free when it is
     // drawn, a superset of the accepted ones, so the accepted one stays uniform over them.
     free_corners corners;
     corners.reset(std::int32_t(space.cols), std::int32_t(space.rows));
@@ -824,6 +865,13 @@ VDIV_NOINLINE VDIV_HOST_DEVICE constexpr bool draw_view(const view_request& q, r
         out = cand;
         return true;
       }
+      // the box that rejected it blocks a rectangle around it (avoid_all; rule_accepts set
+      // `rejecter` to that box)
+      const bool blocked =
+          q.table != nullptr ? block_rejected_through(q.rule, *q.table, rejecter, cand, corners)
+                             : block_rejected_through(q.rule, boxes_of{img}, rejecter, cand,
+                                                      corners);
+      if (blocked) total_free = corners.total();
     }
   }
   // torchvision's centre-crop fallback, if it happens to satisfy the constraints.
