@@ -135,6 +135,25 @@ image_ref random_small_image(std::mt19937_64& rng, std::vector<box>& storage) {
   }
   return {W, H, storage.data(), std::uint32_t(storage.size())};
 }
+
+// Brute force over every corner of a cols x rows space: calls on_blocked(x, y) for each corner
+// in no free piece and returns how many corners are free.
+template <class OnBlocked>
+std::int64_t count_free_corners(const detail::free_corners& corners, int cols, int rows,
+                                OnBlocked on_blocked) {
+  std::int64_t free = 0;
+  for (int y = 0; y < rows; ++y)
+    for (int x = 0; x < cols; ++x) {
+      bool in_piece = false;
+      for (std::uint32_t i = 0; i < corners.count; ++i) {
+        const auto& pc = corners.pieces[corners.cur][i];
+        in_piece |= x >= pc.x0 && x < pc.x_end() && y >= pc.y0 && y < pc.y_end();
+      }
+      free += in_piece;
+      if (!in_piece) on_blocked(x, y);
+    }
+  return free;
+}
 }  // namespace
 
 TEST_CASE("block_surely_rejected: every blocked corner is rejected by the exact rule") {
@@ -152,21 +171,11 @@ TEST_CASE("block_surely_rejected: every blocked corner is rejected by the exact 
     corners.reset(cols, rows);
     detail::block_surely_rejected(rule, detail::boxes_of{img}, w, h, corners);
     // brute force: a corner is free iff it is in no blocked rectangle; blocked => rejected
-    std::int64_t free = 0;
-    for (int y = 0; y < rows; ++y)
-      for (int x = 0; x < cols; ++x) {
-        bool in_piece = false;
-        for (std::uint32_t i = 0; i < corners.count; ++i) {
-          const auto& pc = corners.pieces[corners.cur][i];
-          in_piece |= x >= pc.x0 && x < pc.x_end() && y >= pc.y0 && y < pc.y_end();
-        }
-        free += in_piece;
-        if (!in_piece) {
-          ++blocked_total;
-          INFO("trial " << trial << " crop " << crop{x, y, w, h});
-          REQUIRE_FALSE(rule.accepts(crop{x, y, w, h}, img));
-        }
-      }
+    const std::int64_t free = count_free_corners(corners, cols, rows, [&](int x, int y) {
+      ++blocked_total;
+      INFO("trial " << trial << " crop " << crop{x, y, w, h});
+      REQUIRE_FALSE(rule.accepts(crop{x, y, w, h}, img));
+    });
     CHECK(corners.total() == free);
   }
   CHECK(blocked_total > 10000);  // the test did exercise blocked corners
@@ -194,23 +203,13 @@ TEST_CASE("block_rejected_through: blocks only rejected corners, and the rejecte
       INFO("trial " << trial << " box " << i << " crop " << c);
       if (!rejects) CHECK_FALSE(blocked);
       rejections += rejects;
-      std::int64_t free = 0;
-      bool c_free = false;
-      for (int y = 0; y < rows; ++y)
-        for (int x = 0; x < cols; ++x) {
-          bool in_piece = false;
-          for (std::uint32_t k = 0; k < corners.count; ++k) {
-            const auto& pc = corners.pieces[corners.cur][k];
-            in_piece |= x >= pc.x0 && x < pc.x_end() && y >= pc.y0 && y < pc.y_end();
-          }
-          free += in_piece;
-          if (x == c.left && y == c.top) c_free = in_piece;
-          if (!in_piece) {
-            ++blocked_total;
-            INFO("blocked corner " << crop{x, y, w, h});
-            REQUIRE_FALSE(rule.accepts(crop{x, y, w, h}, img));
-          }
-        }
+      bool c_free = true;
+      const std::int64_t free = count_free_corners(corners, cols, rows, [&](int x, int y) {
+        ++blocked_total;
+        if (x == c.left && y == c.top) c_free = false;
+        INFO("blocked corner " << crop{x, y, w, h});
+        REQUIRE_FALSE(rule.accepts(crop{x, y, w, h}, img));
+      });
       CHECK(corners.total() == free);
       covered += blocked && !c_free;
     }
