@@ -629,6 +629,27 @@ struct free_corners {
   }
 };
 
+/// The intersection at which a background rule surely rejects: share * area_sum (see
+/// block_surely_rejected) plus 1e-9 relative and absolute margins, so that rounding in the exact
+/// test cannot accept a corner blocked on its account.
+VDIV_ALWAYS_INLINE VDIV_HOST_DEVICE constexpr double sure_need(double share, double area_sum) {
+  return math::add(math::mul(math::mul(share, area_sum), 1.0 + 1e-9), 1e-9);
+}
+
+/// Blocks the corners of a cw x ch crop whose overlaps with box b are >= alpha along x and
+/// >= beta along y (alpha <= min(cw, box width), beta <= min(ch, box height)); nothing unless
+/// `valid`. Bounds are moved 1e-7 px inward, so rounding can only shrink the rectangle.
+VDIV_ALWAYS_INLINE VDIV_HOST_DEVICE constexpr void block_overlaps_at_least(
+    const box& b, double alpha, double beta, double cw, double ch, bool valid,
+    free_corners& out) {
+  const double bx0 = double(b.x0), by0 = double(b.y0), bx1 = double(b.x1), by1 = double(b.y1);
+  const std::int64_t x0 = math::ceil_to_int(math::add(math::sub(math::add(bx0, alpha), cw), 1e-7));
+  const std::int64_t x1 = math::floor_to_int(math::sub(math::sub(bx1, alpha), 1e-7));
+  const std::int64_t y0 = math::ceil_to_int(math::add(math::sub(math::add(by0, beta), ch), 1e-7));
+  const std::int64_t y1 = math::floor_to_int(math::sub(math::sub(by1, beta), 1e-7));
+  out.block(x0, valid ? x1 : x0 - 1, y0, y1);
+}
+
 /// Blocks the corners at which a w x h crop is surely rejected by the background rule
 /// (avoid_all: IoU >= t with a box; coverage_below: intersection >= t * crop area), whatever
 /// the exact test's rounding. The rule rejects once the intersection reaches `need`, and the
@@ -654,24 +675,22 @@ VDIV_HOST_DEVICE constexpr void block_surely_rejected(const box_constraint& rule
   const double share = iou_rule ? math::div(t, math::add(1.0, t)) : t;
   const double inv_ch = math::div(1.0, ch);
   // A staircase of two rectangles per box (alphas at 0.35 and 0.15 of the way from need / mh to
-  // mw) covers ~80% of its rejected corners where one covers ~60-70%. (0.35 rather than 0.5
-  // since rejections also block rectangles through themselves: 1.02x, crowded images 1.08x
-  // with 22% fewer fallbacks.) The second rectangles
-  // (step 1) come after every box's first one (step 0): when the piece budget runs out
-  // (crowded images) it is spent on boxes not yet blocked rather than on finer steps; callers
-  // may block the steps in separate calls ([first_step, end_step)).
+  // mw) covers ~80% of its rejected corners where one covers ~60-70% (measured at 0.5 / 0.15;
+  // 0.35 since rejections also block rectangles through themselves: 1.02x, crowded images
+  // 1.08x with 22% fewer fallbacks). The second rectangles (step 1) come after every box's
+  // first one (step 0): when the piece budget runs out (crowded images) it is spent on boxes
+  // not yet blocked rather than on finer steps; callers may block the steps in separate calls
+  // ([first_step, end_step)).
   for (std::uint32_t pass = first_step; pass < end_step && pass < 2; ++pass) {
     const double f = pass == 0 ? 0.35 : 0.15;
     for (std::uint32_t i = 0; i < boxes.size() && out.count > 0; ++i) {
       const box& b = boxes.at(i);
-      const double bx0 = double(b.x0), by0 = double(b.y0), bx1 = double(b.x1), by1 = double(b.y1);
-      const double bw = math::sub(bx1, bx0);
-      const double bh = math::sub(by1, by0);
+      const double bw = math::sub(double(b.x1), double(b.x0));
+      const double bh = math::sub(double(b.y1), double(b.y0));
       const double ab = boxes.area(i);
       // boxes the exact test passes on areas alone never reject (rule_accepts, avoids_boxes)
       const bool areas_pass = iou_rule & ((ab < math::mul(t, av)) | (av < math::mul(t, ab)));
-      double need = math::mul(share, iou_rule ? math::add(av, ab) : av);
-      need = math::add(math::mul(need, 1.0 + 1e-9), 1e-9);
+      const double need = sure_need(share, iou_rule ? math::add(av, ab) : av);
       const double mw = min_of(cw, bw), mh = min_of(ch, bh);
       const double full = math::mul(mw, mh);
       const bool ok = (bw > 0.0) & (bh > 0.0) & !areas_pass & (full >= need);
@@ -682,14 +701,7 @@ VDIV_HOST_DEVICE constexpr void block_surely_rejected(const box_constraint& rule
       const double alpha = math::add(lo, math::mul(f, math::sub(mw, lo)));
       const double beta = math::div(need, math::add(alpha, double(!ok)));
       const bool valid = ok & (alpha <= mw) & (beta <= mh);
-      // 1e-7 px inward, so rounding of the bounds can only shrink the rectangle
-      const std::int64_t x0 =
-          math::ceil_to_int(math::add(math::sub(math::add(bx0, alpha), cw), 1e-7));
-      const std::int64_t x1 = math::floor_to_int(math::sub(math::sub(bx1, alpha), 1e-7));
-      const std::int64_t y0 =
-          math::ceil_to_int(math::add(math::sub(math::add(by0, beta), ch), 1e-7));
-      const std::int64_t y1 = math::floor_to_int(math::sub(math::sub(by1, beta), 1e-7));
-      out.block(x0, valid ? x1 : x0 - 1, y0, y1);
+      block_overlaps_at_least(b, alpha, beta, cw, ch, valid, out);
     }
   }
 }
@@ -712,9 +724,8 @@ VDIV_HOST_DEVICE constexpr bool block_rejected_through(const box_constraint& rul
   const double t = rule.threshold;
   const double cw = double(c.width), ch = double(c.height), av = math::mul(cw, ch);
   const double bx0 = double(b.x0), by0 = double(b.y0), bx1 = double(b.x1), by1 = double(b.y1);
-  // the same need as block_surely_rejected: t / (1 + t) (area(c) + area(box)), 1e-9 margins
-  double need = math::mul(math::div(t, math::add(1.0, t)), math::add(av, boxes.area(i)));
-  need = math::add(math::mul(need, 1.0 + 1e-9), 1e-9);
+  // the need of block_surely_rejected for this rule: t / (1 + t) (area(c) + area(box))
+  const double need = sure_need(math::div(t, math::add(1.0, t)), math::add(av, boxes.area(i)));
   const double cx0 = double(c.left), cy0 = double(c.top);
   const double ox = math::sub(min_of(math::add(cx0, cw), bx1), max_of(cx0, bx0));
   const double oy = math::sub(min_of(math::add(cy0, ch), by1), max_of(cy0, by0));
@@ -724,11 +735,7 @@ VDIV_HOST_DEVICE constexpr bool block_rejected_through(const box_constraint& rul
   const double alpha = math::mul(ox, math::mul(0.5, math::add(1.0, math::div(need, inter))));
   const double beta = math::div(need, alpha);
   if (!(alpha <= mw && beta <= mh)) return false;
-  // 1e-7 px inward, so rounding of the bounds can only shrink the rectangle
-  out.block(math::ceil_to_int(math::add(math::sub(math::add(bx0, alpha), cw), 1e-7)),
-            math::floor_to_int(math::sub(math::sub(bx1, alpha), 1e-7)),
-            math::ceil_to_int(math::add(math::sub(math::add(by0, beta), ch), 1e-7)),
-            math::floor_to_int(math::sub(math::sub(by1, beta), 1e-7)));
+  block_overlaps_at_least(b, alpha, beta, cw, ch, true, out);
   return true;
 }
 
@@ -869,8 +876,9 @@ VDIV_NOINLINE VDIV_HOST_DEVICE constexpr bool draw_view(const view_request& q, r
         out = cand;
         return true;
       }
-      // the box that rejected it blocks a rectangle around it (avoid_all; rule_accepts set
-      // `rejecter` to that box)
+      // the box that rejected it blocks a rectangle around it (avoid_all: rule_accepts left
+      // `rejecter` at that box; block_rejected_through checks the rejection itself, so a
+      // candidate a relation rejected blocks nothing unsound)
       const bool blocked =
           q.table != nullptr ? block_rejected_through(q.rule, *q.table, rejecter, cand, corners)
                              : block_rejected_through(q.rule, boxes_of{img}, rejecter, cand,

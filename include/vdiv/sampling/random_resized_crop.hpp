@@ -15,8 +15,8 @@
 ///   fallback: centre crop of the whole image, its ratio clamped into [ratio.min, ratio.max].
 /// Attempt t uses the 4 words of `random_words(key, t)`: scale, ratio, top, left.
 /// Only the random bits differ from torchvision (Philox instead of torch's MT19937; exp is
-/// ours, within 1 ulp), so the distribution is the same; tests/sampling/test_random_resized_crop.cpp checks it against
-/// statistics of the real torchvision code.
+/// ours, within 1 ulp), so the distribution is the same; tests/sampling/
+/// test_random_resized_crop.cpp checks it against statistics of the real torchvision code.
 
 #include <cstdint>
 #include <ostream>
