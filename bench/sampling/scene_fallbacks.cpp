@@ -5,12 +5,29 @@
 //   build-sampling/bench/sampling/scene_fallbacks /tmp/scn/instances.json coco:only_background 40
 #include <chrono>
 #include <cstdio>
-#include <cstdlib>
 #include <exception>
+#include <stdexcept>
+#include <string>
 #include <vdiv/io/coco.hpp>
 #include <vdiv/sampling/pair_sampler.hpp>
 #include <vdiv/sampling/presets.hpp>
 #include <vector>
+
+// A positive whole number from argument `name`, or a clear error (atoi would read "x" as 0).
+static std::uint64_t positive_arg(const char* text, const char* name) {
+  const std::string s(text);
+  std::size_t used = 0;
+  unsigned long long v = 0;
+  try {
+    v = std::stoull(s, &used);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  if (used != s.size() || s.empty() || s[0] == '-' || v == 0)
+    throw std::invalid_argument(std::string(name) + " must be a positive whole number (got '" +
+                                s + "')");
+  return v;
+}
 
 int main(int argc, char** argv) {
   if (argc < 3) {
@@ -19,9 +36,10 @@ int main(int argc, char** argv) {
     return 2;
   }
   try {
-    const auto epochs = std::uint32_t(argc > 3 ? std::atoi(argv[3]) : 40);
-    const auto seed = std::uint64_t(argc > 4 ? std::atoll(argv[4]) : 0);
-    const auto threads = unsigned(argc > 5 ? std::atoi(argv[5]) : 2);
+    const auto epochs = std::uint32_t(argc > 3 ? positive_arg(argv[3], "EPOCHS") : 40);
+    const auto seed = argc > 4 ? (std::string(argv[4]) == "0" ? 0 : positive_arg(argv[4], "SEED"))
+                               : std::uint64_t(0);
+    const auto threads = unsigned(argc > 5 ? positive_arg(argv[5], "THREADS") : 2);
     const vdiv::io::coco_dataset data = vdiv::io::load_coco(argv[1], ".");
     std::vector<vdiv::image_boxes> images;
     for (const auto& im : data.images) images.push_back({im.width, im.height, im.boxes});
