@@ -39,7 +39,14 @@ void run_sample(const sample_args& a) {
   const std::vector<vdiv::box> boxes = vdiv::parse_boxes(a.boxes);
   vdiv::check_boxes(boxes, a.width, a.height);
   vdiv::pair_options options = vdiv::make_pair_options(preset);
-  if (a.max_attempts != 0) options.max_attempts = a.max_attempts;
+  if (a.max_attempts != 0) {
+    if (a.max_attempts > vdiv::max_attempts_of(options.method))
+      throw vdiv::invalid_argument("--max-attempts " + std::to_string(a.max_attempts) +
+                                   " exceeds the " + vdiv::to_string(options.method) +
+                                   " sampler's limit of " +
+                                   std::to_string(vdiv::max_attempts_of(options.method)));
+    options.max_attempts = a.max_attempts;
+  }
   const vdiv::pair_sampler sampler(options);
   const vdiv::image_boxes image{a.width, a.height, boxes};
   vdiv::validate(image);
@@ -97,9 +104,10 @@ const vdiv::cli::register_command registration{"sample", [](CLI::App& app) {
   auto* sub = app.add_subcommand(
       "sample", "Sample positive-pair crops of a paper configuration for one image (JSON Lines)");
   sub->add_option("--preset", args->preset,
-                  "<coco|imagenet100>:<config>, config one of baseline, zero_overlap, "
+                  "<coco|imagenet100>:<config>[/fast], config one of baseline, zero_overlap, "
                   "instance_vs_background, only_background, lower_bound, smaller_crop, "
-                  "larger_crop, smaller_crop_zero_overlap")
+                  "larger_crop, smaller_crop_zero_overlap; /fast = the constructive sampler "
+                  "(another distribution, see docs/sampling-api.md)")
       ->required();
   sub->add_option("--width", args->width, "Image width in pixels")->required()->check(CLI::Range(1, 1 << 20));
   sub->add_option("--height", args->height, "Image height in pixels")->required()->check(CLI::Range(1, 1 << 20));
@@ -114,8 +122,9 @@ const vdiv::cli::register_command registration{"sample", [](CLI::App& app) {
   sub->add_option("--dataset-size", args->dataset_size,
                   "lower_bound: number of images the partner index is drawn from (default: --count)");
   sub->add_option("--max-attempts", args->max_attempts,
-                  "Attempt budget before the documented fallback (default: the preset's, 64)")
-      ->check(CLI::Range(1u, 32767u));
+                  "Attempt budget before the documented fallback (default: the preset's; exact "
+                  "16384 up to 4194304, /fast 64 up to 32767)")
+      ->check(CLI::Range(1u, vdiv::max_exact_attempts));
   sub->callback([args] { run_sample(*args); });
 }};
 

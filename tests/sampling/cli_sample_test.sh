@@ -16,7 +16,8 @@ image=(--width 640 --height 480 --boxes "10,20,200,300;300,40,600,400;50,350,120
 line_re='^\{"index":[0-9]+,"status":"(ok|fallback)","attempts":[1-9][0-9]*,"views":\[\[[0-9]+,[0-9]+,[1-9][0-9]*,[1-9][0-9]*\],\[[0-9]+,[0-9]+,[1-9][0-9]*,[1-9][0-9]*\]\](,"partner":[0-9]+)?\}$'
 for dataset in coco imagenet100; do
   for config in baseline zero_overlap instance_vs_background only_background lower_bound \
-                smaller_crop larger_crop smaller_crop_zero_overlap; do
+                smaller_crop larger_crop smaller_crop_zero_overlap zero_overlap/fast \
+                only_background/fast; do
     p=$dataset:$config
     "$VDIV" sample --preset "$p" "${image[@]}" --count 300 --seed 7 --epoch 2 --threads 1 >"$WORK/t1" || fail "$p exit"
     "$VDIV" sample --preset "$p" "${image[@]}" --count 300 --seed 7 --epoch 2 --threads 2 >"$WORK/t2" || fail "$p exit"
@@ -49,6 +50,11 @@ run_fails "--width" sample --preset coco:baseline --width 0 --height 480
 run_fails "--count" sample --preset coco:baseline "${image[@]}" --count 0
 run_fails "--threads" sample --preset coco:baseline "${image[@]}" --threads -1
 run_fails "lower_bound" sample --preset coco:lower_bound "${image[@]}" --count 1
+run_fails "the only variant is /fast" sample --preset coco:zero_overlap/slow "${image[@]}"
+run_fails "exceeds the constructive sampler's limit" sample --preset coco:zero_overlap/fast "${image[@]}" --max-attempts 40000
+# exact and /fast draw different pairs, both valid
+[ "$("$VDIV" sample --preset coco:zero_overlap "${image[@]}" --count 5)" != \
+  "$("$VDIV" sample --preset coco:zero_overlap/fast "${image[@]}" --count 5)" ] || fail "/fast is the exact sampler"
 # viz writes a PNG; bad viz arguments fail clearly
 "$VDIV" viz --preset coco:instance_vs_background "${image[@]}" --pairs 3 --seed 1 --out "$WORK/ivb.png" || fail "viz exit"
 [ "$(head -c 8 "$WORK/ivb.png" | od -An -tx1 | tr -d ' \n')" = "89504e470d0a1a0a" ] || fail "viz did not write a PNG"

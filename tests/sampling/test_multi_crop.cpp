@@ -8,9 +8,37 @@
 
 using namespace vdiv;
 
-TEST_CASE("DINO defaults: 2 global + 6 local crops with DINO's scales") {
-  const multi_crop_sampler sampler({dataset_kind::coco, view_config::baseline});
-  CHECK(sampler.global_options().view1.scale == scale_range{0.4f, 1.0f});
+TEST_CASE("the global views are the config's pair, crop for crop, for every preset") {
+  std::mt19937_64 rng(test::seed() + 3);
+  for (auto d : {dataset_kind::coco, dataset_kind::imagenet100})
+    for (auto c : all_view_configs()) {
+      const preset p{d, c};
+      CAPTURE(p);
+      const multi_crop_sampler dino(p);
+      const pair_sampler moco(p);
+      CHECK(dino.global_options() == moco.options());  // the config's own scales
+      CHECK(dino.options().local_crops == 0);          // local crops are opt-in
+      for (std::uint32_t i = 0; i < 100; ++i) {
+        const auto a = test::make_coco_like_image(rng), b = test::make_coco_like_image(rng);
+        const image_boxes ia{a.width, a.height, a.boxes}, ib{b.width, b.height, b.boxes};
+        const sample_key key{test::seed(), 2, i};
+        const multi_crop_sample s = moco.needs_second_image() ? dino.sample(ia, ib, key)
+                                                              : dino.sample(ia, key);
+        const pair_sample pair = moco.needs_second_image() ? moco.sample(ia, ib, key)
+                                                           : moco.sample(ia, key);
+        REQUIRE(s.views.size() == 2);
+        CHECK(s.views[0] == pair.views[0]);
+        CHECK(s.views[1] == pair.views[1]);
+        CHECK(s.fell_back == pair.fell_back);
+      }
+    }
+  // baseline and larger_crop now train different views (DINO's usual 0.4..1 is larger_crop)
+  CHECK(multi_crop_sampler({dataset_kind::coco, view_config::baseline}).global_options().view1.scale ==
+        scale_range{0.2f, 1.0f});
+}
+
+TEST_CASE("opt-in local crops: DINO's independent 0.05..0.4 crops") {
+  const multi_crop_sampler sampler({dataset_kind::coco, view_config::baseline}, {.local_crops = 6});
   std::mt19937_64 rng(test::seed());
   for (std::uint32_t i = 0; i < 200; ++i) {
     const auto img = test::make_coco_like_image(rng);
@@ -55,13 +83,8 @@ TEST_CASE("constraints hold between the globals, and local-vs-global when asked"
   }
 }
 
-TEST_CASE("smaller/larger crop presets keep their own global scales; lower_bound needs 2 images") {
-  CHECK(multi_crop_sampler({dataset_kind::coco, view_config::smaller_crop}).global_options().view1.scale ==
-        scale_range{0.08f, 0.4f});
-  CHECK(multi_crop_sampler({dataset_kind::coco, view_config::smaller_crop}, {.preset_scales = false})
-            .global_options()
-            .view1.scale == scale_range{0.4f, 1.0f});
-  const multi_crop_sampler lb({dataset_kind::coco, view_config::lower_bound});
+TEST_CASE("lower_bound needs 2 images; bad local scales are refused") {
+  const multi_crop_sampler lb({dataset_kind::coco, view_config::lower_bound}, {.local_crops = 2});
   CHECK(lb.needs_second_image());
   CHECK_THROWS_AS(lb.sample({640, 480, {}}, {}), invalid_argument);
   const multi_crop_sample s = lb.sample({640, 480, {}}, {50, 60, {}}, {1, 0, 0});

@@ -208,8 +208,9 @@ TEST_CASE("hopeless images: detected up front or bounded, never a hang") {
   CHECK(crop_box_iou(thin_s.views[0], thin[0]) > 0.8);
 }
 
-TEST_CASE("zero overlap at large scales: constructive placement beats rejection") {
-  pair_options o = make_pair_options({dataset_kind::coco, view_config::zero_overlap});
+TEST_CASE("zero overlap at large scales: /fast's constructive placement beats rejection") {
+  pair_options o =
+      make_pair_options({dataset_kind::coco, view_config::zero_overlap, pair_method::constructive});
   o.view1.scale = o.view2.scale = {0.3f, 0.45f};  // two views of a third of the image or more
   const pair_sampler sampler(o);
   int fallbacks = 0, rejection_fallbacks = 0;

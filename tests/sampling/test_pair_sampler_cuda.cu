@@ -1,4 +1,5 @@
-// The CUDA batch sampler gives exactly the CPU's pairs for the same keys, for every preset.
+// The CUDA batch sampler gives exactly the CPU's pairs for the same keys, for every preset and
+// both methods (exact and /fast).
 #include <doctest/doctest.h>
 
 #include <random>
@@ -18,8 +19,9 @@ TEST_CASE("GPU pairs equal CPU pairs for every preset") {
   std::vector<image_boxes> inputs;
   for (const auto& img : images) inputs.push_back({img.width, img.height, img.boxes});
   for (auto d : {dataset_kind::coco, dataset_kind::imagenet100}) {
-    for (auto c : all_view_configs()) {
-      const preset p{d, c};
+    for (auto c : all_view_configs())
+    for (auto m : {pair_method::exact, pair_method::constructive}) {
+      const preset p{d, c, m};
       CAPTURE(p);
       for (bool strict : {false, true}) {
         const pair_sampler sampler(strict ? use_coverage_background(make_pair_options(p))

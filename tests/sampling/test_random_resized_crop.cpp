@@ -84,7 +84,7 @@ TEST_CASE("centre-crop fallback clamps the ratio like torchvision") {
   const crop d = vdiv::random_resized_crop(1000, 9, p, {vdiv::test::seed(), 0, 0, 0, 0});
   CHECK(d == crop{(1000 - 12) / 2, 0, 12, 9});
   // ratio inside range: whole image
-  CHECK(vdiv::detail::rrc_fallback(100, 90, {}) == crop{0, 0, 100, 90});
+  CHECK(vdiv::rrc_fallback(100, 90, {}) == crop{0, 0, 100, 90});
 }
 
 TEST_CASE("checked entry point rejects bad sizes and parameters with a message") {
@@ -108,7 +108,7 @@ TEST_CASE("crop statistics match torchvision 0.14's get_params (fixture from the
                        {float(tc.ratio_min), float(tc.ratio_max)}};
     const int n = 100000;
     std::vector<double> w(n), h(n), top(n), left(n), frac(n);
-    const crop fb = vdiv::detail::rrc_fallback(tc.width, tc.height, p.ratio);
+    const crop fb = vdiv::rrc_fallback(tc.width, tc.height, p.ratio);
     int fallbacks = 0;
     for (int i = 0; i < n; ++i) {
       const crop c = vdiv::random_resized_crop(tc.width, tc.height, p,

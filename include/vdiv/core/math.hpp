@@ -138,6 +138,15 @@ VDIV_HOST_DEVICE constexpr double log(double x) {
   return add(mul(double(e), ln2_hi), add(mul(double(e), ln2_lo), log_m));
 }
 
+/// The correctly rounded square root (IEEE 754, also CUDA's double sqrt and GCC's constant
+/// folding), so a decision on it is the same on host, device and at compile time.
+VDIV_HOST_DEVICE constexpr double sqrt(double x) {
+#if VDIV_IN_DEVICE_CODE
+  if (!std::is_constant_evaluated()) return ::sqrt(x);
+#endif
+  return __builtin_sqrt(x);
+}
+
 /// Python's round(): nearest integer, ties to even. |x| < 2^62.
 VDIV_HOST_DEVICE constexpr std::int64_t round_half_even(double x) {
   const bool negative = x < 0;

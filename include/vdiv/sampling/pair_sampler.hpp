@@ -73,9 +73,15 @@ inline void validate(const image_boxes& img, const char* what = "image") {
 inline void validate(const pair_options& o) {
   validate(o.view1, "pair_options.view1");
   validate(o.view2, "pair_options.view2");
-  VDIV_EXPECTS(o.max_attempts >= 1 && o.max_attempts <= max_pair_attempts,
-               "pair_options.max_attempts must be in [1, 32767], got " +
-                   std::to_string(o.max_attempts));
+  VDIV_EXPECTS(o.method == pair_method::exact || o.method == pair_method::constructive,
+               "pair_options.method is not a pair_method");
+  VDIV_EXPECTS(o.max_attempts >= 1 && o.max_attempts <= max_attempts_of(o.method),
+               "pair_options.max_attempts must be in [1, " +
+                   std::to_string(max_attempts_of(o.method)) + "] for the " +
+                   to_string(o.method) + " sampler, got " + std::to_string(o.max_attempts));
+  VDIV_EXPECTS(!o.two_images || o.constraints.between.relation == view_relation::none,
+               "pair_options: a view relation needs both views from one image, but two_images "
+               "is set (lower_bound pairs views of two images without a relation)");
   for (const box_constraint* r : {&o.constraints.view1, &o.constraints.view2})
     VDIV_EXPECTS(std::isfinite(r->threshold) && r->threshold >= 0.0 && r->threshold <= 1.0,
                  "box constraint threshold must be in [0, 1], got " + std::to_string(r->threshold));

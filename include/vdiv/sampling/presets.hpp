@@ -17,6 +17,13 @@
 /// | larger_crop                 | scale (0.4, 1.0)                                              |
 /// | smaller_crop_zero_overlap   | smaller_crop scales and IoU(v1, v2) = 0                       |
 ///
+/// What a config's pair IS: the joint distribution of its two independent RandomResizedCrops
+/// (each view with its scale; torchvision's 10 attempts and centre fallback included)
+/// conditioned on its constraints - what brute-force rejection of crop pairs gives. Every
+/// preset draws exactly that (pair_method::exact, exact.hpp). "<preset>/fast" (e.g.
+/// "coco:zero_overlap/fast") opts into the constructive sampler instead: faster, fewer
+/// fallbacks, but another distribution (constructive.hpp, docs/sampling-api.md).
+///
 /// Decisions where the paper is loose (documented in bench/sampling/README.md with measured
 /// acceptance / fallback rates):
 /// - Background views use scale (0.05, 0.4), DINO's local-crop scale, instead of (0.2, 1.0): in
@@ -26,9 +33,11 @@
 ///   bench/sampling/background_scales.cpp, bench/sampling/README.md). The paper's
 ///   literal IoU < 0.1 test is the default; `use_coverage_background` swaps in the stricter
 ///   coverage test (fraction of the view covered by any box < 0.1).
-/// - The instance view ignores the scale range (placed around the box, IoU > 0.8).
-/// - Every config draws at most `max_attempts` = 64 outer attempts, then falls back
-///   (pair_core.hpp) and reports `fell_back`.
+/// - The instance view ignores the scale range (placed around the box, IoU > 0.8; the literal
+///   rule is infeasible for boxes smaller than the scale allows); the rest of the pair is
+///   exact given that placement.
+/// - Every config draws at most `max_attempts` outer attempts (exact: 16384 single proposals;
+///   /fast: 64), then falls back (pair_types.hpp) and reports `fell_back`.
 
 #include <array>
 #include <cstdint>
@@ -38,7 +47,7 @@
 #include <string_view>
 
 #include "../core/error.hpp"
-#include "pair_core.hpp"
+#include "pair_types.hpp"
 
 namespace vdiv {
 
@@ -57,10 +66,12 @@ enum class view_config : std::uint8_t {
 /// Which dataset's scale presets to use (they differ only for the smaller_crop configs).
 enum class dataset_kind : std::uint8_t { coco, imagenet100 };
 
-/// A dataset + config pair, written "coco:zero_overlap".
+/// A dataset + config pair, written "coco:zero_overlap" ("coco:zero_overlap/fast" for the
+/// constructive sampler).
 struct preset {
   dataset_kind dataset{dataset_kind::coco};
   view_config config{view_config::baseline};
+  pair_method method{pair_method::exact};
   friend constexpr bool operator==(const preset&, const preset&) = default;
 };
 
@@ -109,18 +120,31 @@ inline dataset_kind parse_dataset_kind(std::string_view text) {
                          "'; expected 'coco' or 'imagenet100'");
 }
 
-/// Parses "<coco|imagenet100>:<config>", e.g. "coco:zero_overlap"; throws vdiv::invalid_argument.
+/// Parses "<coco|imagenet100>:<config>[/fast]", e.g. "coco:zero_overlap" (the exact sampler)
+/// or "coco:zero_overlap/fast" (the constructive one); throws vdiv::invalid_argument.
 inline preset parse_preset(std::string_view text) {
   const auto colon = text.find(':');
   if (colon == std::string_view::npos)
     throw invalid_argument("preset '" + std::string(text) +
-                           "' must look like <coco|imagenet100>:<config>, e.g. coco:zero_overlap");
-  return {parse_dataset_kind(text.substr(0, colon)), parse_view_config(text.substr(colon + 1))};
+                           "' must look like <coco|imagenet100>:<config>[/fast], e.g. "
+                           "coco:zero_overlap");
+  std::string_view config = text.substr(colon + 1);
+  pair_method method = pair_method::exact;
+  if (const auto slash = config.find('/'); slash != std::string_view::npos) {
+    if (config.substr(slash + 1) != "fast")
+      throw invalid_argument("preset '" + std::string(text) + "': unknown variant '" +
+                             std::string(config.substr(slash + 1)) +
+                             "'; the only variant is /fast (the constructive sampler)");
+    method = pair_method::constructive;
+    config = config.substr(0, slash);
+  }
+  return {parse_dataset_kind(text.substr(0, colon)), parse_view_config(config), method};
 }
 
 /// Inverse of parse_preset.
 inline std::string to_string(const preset& p) {
-  return std::string(to_string(p.dataset)) + ":" + std::string(to_string(p.config));
+  return std::string(to_string(p.dataset)) + ":" + std::string(to_string(p.config)) +
+         (p.method == pair_method::constructive ? "/fast" : "");
 }
 
 inline std::ostream& operator<<(std::ostream& os, view_config c) { return os << to_string(c); }
@@ -152,6 +176,8 @@ constexpr scale_range config_scale(const preset& p) {
 /// The pair options of a preset (edit the result for variants, then build a pair_sampler).
 constexpr pair_options make_pair_options(const preset& p) {
   pair_options o{};
+  o.method = p.method;
+  o.max_attempts = default_attempts_of(p.method);
   o.view1.scale = o.view2.scale = config_scale(p);
   switch (p.config) {
     case view_config::zero_overlap:

@@ -18,6 +18,7 @@
 /// ours, within 1 ulp), so the distribution is the same; tests/sampling/
 /// test_random_resized_crop.cpp checks it against statistics of the real torchvision code.
 
+#include <array>
 #include <cstdint>
 #include <ostream>
 #include <string>
@@ -27,6 +28,7 @@
 #include "../core/error.hpp"
 #include "../core/math.hpp"
 #include "../core/random.hpp"
+#include "placement.hpp"
 
 namespace vdiv {
 
@@ -62,8 +64,6 @@ inline std::ostream& operator<<(std::ostream& os, const rrc_params& p) {
 /// Number of attempts torchvision makes before its centre-crop fallback.
 inline constexpr std::uint32_t rrc_attempts = 10;
 
-namespace detail {
-
 /// Per-call constants of RandomResizedCrop (log of the ratio bounds, area), computed once.
 struct rrc_setup {
   double area, scale_min, scale_span, log_ratio_min, log_ratio_span;
@@ -81,22 +81,30 @@ VDIV_HOST_DEVICE constexpr rrc_setup make_rrc_setup(std::int32_t width, std::int
           math::sub(double(p.scale.max), double(p.scale.min)), lr0, math::sub(lr1, lr0)};
 }
 
-/// The size torchvision's attempt draws from two random words (w, h; may not fit the image).
+/// The target area of an attempt from its scale word: area * U(scale.min, scale.max).
+VDIV_ALWAYS_INLINE VDIV_HOST_DEVICE constexpr double rrc_target_area(const rrc_setup& s,
+                                                                     std::uint32_t scale_word) {
+  return math::mul(s.area,
+                   math::add(s.scale_min, math::mul(s.scale_span, to_unit_double(scale_word))));
+}
+
+/// The size one torchvision attempt draws (w, h; may not fit the image).
 struct rrc_size {
   std::int32_t width, height;
 };
 
+/// The size of one attempt from its scale and ratio words.
 VDIV_ALWAYS_INLINE VDIV_HOST_DEVICE constexpr rrc_size draw_rrc_size(const rrc_setup& s,
                                                                      std::uint32_t scale_word,
                                                                      std::uint32_t ratio_word) {
-  const double target_area =
-      math::mul(s.area, math::add(s.scale_min, math::mul(s.scale_span, to_unit_double(scale_word))));
+  const double target_area = rrc_target_area(s, scale_word);
   const double aspect =
       math::exp(math::add(s.log_ratio_min, math::mul(s.log_ratio_span, to_unit_double(ratio_word))));
   return {std::int32_t(math::round_sqrt(math::mul(target_area, aspect))),
           std::int32_t(math::round_sqrt(math::div(target_area, aspect)))};
 }
 
+/// torchvision's test of an attempt: 0 < w <= width and 0 < h <= height.
 VDIV_HOST_DEVICE constexpr bool fits(const rrc_size& z, std::int32_t width, std::int32_t height) {
   return z.width > 0 && z.width <= width && z.height > 0 && z.height <= height;
 }
@@ -116,7 +124,39 @@ VDIV_HOST_DEVICE constexpr crop rrc_fallback(std::int32_t width, std::int32_t he
   return {(width - w) / 2, (height - h) / 2, w, h};
 }
 
-}  // namespace detail
+/// A RandomResizedCrop drawn up to its position: the first of torchvision's 10 attempts that
+/// fits (position still uniform over the image), or the centre-crop fallback (fixed).
+/// `words`: the Philox block of the deciding attempt (attempt 9 for the fallback); words 2 and
+/// 3 are torchvision's top and left draws, independent of the size.
+struct rrc_draw {
+  view_draw view;
+  std::array<std::uint32_t, 4> words;
+};
+
+/// Attempt t reads random_words(key, counter + t).
+VDIV_HOST_DEVICE constexpr rrc_draw draw_rrc(const rrc_setup& setup, std::int32_t width,
+                                             std::int32_t height, const ratio_range& ratio,
+                                             rng_key key, std::uint32_t counter = 0) {
+  std::array<std::uint32_t, 4> words{};
+  for (std::uint32_t attempt = 0; attempt < rrc_attempts; ++attempt) {
+    words = random_words(key, counter + attempt);
+    const rrc_size z = draw_rrc_size(setup, words[0], words[1]);
+    if (fits(z, width, height)) return {{{0, 0, z.width, z.height}, false}, words};
+  }
+  return {{rrc_fallback(width, height, ratio), true}, words};
+}
+
+/// A size no fitting attempt drawn with `setup` is narrower or lower than: the smallest target
+/// area at the extreme ratios, less one pixel for the rounding (a lower bound, not the minimum).
+VDIV_HOST_DEVICE constexpr crop rrc_size_lower_bound(const rrc_setup& setup) {
+  const double smallest = math::mul(setup.area, setup.scale_min);
+  const double ratio_lo = math::mul(math::exp(setup.log_ratio_min), 1.0 - 1e-9);
+  const double ratio_hi =
+      math::mul(math::exp(math::add(setup.log_ratio_min, setup.log_ratio_span)), 1.0 + 1e-9);
+  const auto w = std::int32_t(math::round_sqrt(math::mul(smallest, ratio_lo))) - 1;
+  const auto h = std::int32_t(math::round_sqrt(math::div(smallest, ratio_hi))) - 1;
+  return {0, 0, max_of(w, 1), max_of(h, 1)};
+}
 
 /// One RandomResizedCrop of a width x height image, as torchvision's get_params would draw it,
 /// from the keyed random stream `key` (attempt t uses random_words(key, t)).
@@ -125,17 +165,8 @@ VDIV_HOST_DEVICE constexpr crop rrc_fallback(std::int32_t width, std::int32_t he
 /// validates them on the host.
 VDIV_HOST_DEVICE constexpr crop random_resized_crop(std::int32_t width, std::int32_t height,
                                                     const rrc_params& params, rng_key key) {
-  const detail::rrc_setup setup = detail::make_rrc_setup(width, height, params);
-  for (std::uint32_t attempt = 0; attempt < rrc_attempts; ++attempt) {
-    const auto words = random_words(key, attempt);
-    const detail::rrc_size z = detail::draw_rrc_size(setup, words[0], words[1]);
-    if (detail::fits(z, width, height)) {
-      const auto top = std::int32_t(to_below(words[2], std::uint32_t(height - z.height + 1)));
-      const auto left = std::int32_t(to_below(words[3], std::uint32_t(width - z.width + 1)));
-      return {left, top, z.width, z.height};
-    }
-  }
-  return detail::rrc_fallback(width, height, params.ratio);
+  const rrc_draw d = draw_rrc(make_rrc_setup(width, height, params), width, height, params.ratio, key);
+  return place_uniformly(d.view, width, height, d.words[2], d.words[3]);
 }
 
 /// Host-side validation of RandomResizedCrop arguments; throws vdiv::invalid_argument naming
