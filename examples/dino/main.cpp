@@ -1,5 +1,10 @@
-// vdiv-dino: DINO pre-training (Caron et al. 2021) in LibTorch, multi-crop views from a vdiv
-// multi_crop_sampler (2 global views obeying the chosen configuration + K local crops).
+// vdiv-dino: DINO pre-training (Caron et al. 2021) in LibTorch on a vdiv view configuration.
+// As in the paper (its equation 2, "the same experiment setup as MoCo-v2"), the two global views
+// ARE the config's pair - the same crops as vdiv-moco-v2's for the same key, with the config's
+// own scales (coco:baseline is (0.2, 1.0); DINO's usual (0.4, 1.0) is coco:larger_crop).
+// Local crops are opt-in (--local-crops K, default 0): DINO's 0.05..0.4 crops at --local-size,
+// the same rule for every config (--local-rule: independent, or following the globals'
+// constraints; docs/sampling-api.md, "DINO multi-crop").
 //
 //   vdiv-dino --data scenes/ --views coco:baseline --out runs/dino --arch vit_tiny \
 //             --size 64 --local-size 32 --local-crops 4 --out-dim 4096 --batch 32 --epochs 10
@@ -66,7 +71,8 @@ int main(int argc, char** argv) {
   std::string data, views = "coco:baseline", out = "dino_run", arch = "vit_tiny";
   int size = 224, local_size = 96, batch = 64, epochs = 100, threads = 0, out_dim = 65536;
   int warmup_epochs = 10, warmup_teacher_epochs = 30, freeze_last_layer = 1;
-  std::uint32_t local_crops = 6, workers = 2, rank = 0, world = 1, limit = 0;
+  std::uint32_t local_crops = 0, workers = 2, rank = 0, world = 1, limit = 0;
+  std::string local_rule = "independent";
   double lr = -1, min_lr = 1e-6, wd = 0.04, wd_end = 0.4, m_teacher = 0.996, teacher_temp = 0.04,
          warmup_teacher_temp = 0.04, student_temp = 0.1, center_m = 0.9, clip = 3.0, cache_gib = 4.0;
   std::uint64_t seed = 0;
@@ -79,7 +85,14 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"vit_small16", "vit_tiny"}));
   app.add_option("--size", size, "global crop size");
   app.add_option("--local-size", local_size, "local crop size");
-  app.add_option("--local-crops", local_crops, "number of local crops K");
+  app.add_option("--local-crops", local_crops,
+                 "opt-in: K local crops (scale 0.05..0.4) besides the config's two views")
+      ->capture_default_str();
+  app.add_option("--local-rule", local_rule,
+                 "independent (DINO's crops) or follow (each local view obeys its global's box "
+                 "rule and the config's relation with the other global)")
+      ->check(CLI::IsMember({"independent", "follow"}))
+      ->capture_default_str();
   app.add_option("--out-dim", out_dim, "DINO head output dimension");
   app.add_option("--batch", batch, "batch size per rank");
   app.add_option("--epochs", epochs);
@@ -130,6 +143,8 @@ int main(int argc, char** argv) {
     const auto preset = vdiv::parse_preset(views);
     vdiv::multi_crop_options mco;
     mco.local_crops = local_crops;
+    mco.locals = local_rule == "follow" ? vdiv::local_constraint::follow_global
+                                        : vdiv::local_constraint::none;
     mco.global_size = size;
     mco.local_size = local_size;
     const vdiv::multi_crop_sampler sampler(preset, mco);
