@@ -1,4 +1,7 @@
-// Crops/s and pairs/s of the view samplers, one core, with acceptance and fallback rates.
+// Crops/s and pairs/s of the view samplers, one core, with acceptance and fallback rates:
+// every preset with the exact sampler (the default), the constrained ones also with /fast
+// (the constructive sampler), and brute-force rejection of crop pairs (the definition) as the
+// naive baseline.
 //   build-sampling/bench/sampling/bench_sampling --benchmark_min_time=1
 // Images: 4096 COCO-like box sets (640x480, Poisson(7) boxes with COCO's size classes), see
 // tests/sampling/random_images.hpp.
@@ -123,13 +126,45 @@ void BM_grid_and_sampling_patches(benchmark::State& state) {
 }
 BENCHMARK(BM_grid_and_sampling_patches);
 
+// Brute-force rejection of crop pairs (sample_pair_if: torchvision crops until the constraints
+// accept): what the exact sampler draws, and what it is measured against.
+void pair_bench_brute_force(benchmark::State& state, const vdiv::pair_options& options) {
+  const auto& set = coco_like();
+  vdiv::sampling_stats stats;
+  std::uint32_t i = 0;
+  const auto n = std::uint32_t(set.refs.size());
+  for (auto _ : state) {
+    const vdiv::image_ref& img = set.refs[i % n];
+    const vdiv::pair_sample s = vdiv::sample_pair_if(options.constraints, options.view1,
+                                                     options.view2, img, img, {7, 0, i++},
+                                                     vdiv::max_constructive_attempts);
+    stats.add(s);
+    benchmark::DoNotOptimize(s);
+  }
+  state.SetItemsProcessed(state.iterations());
+  state.counters["acceptance"] = stats.acceptance_rate();
+  state.counters["fallback_rate"] = stats.fallback_rate();
+}
+
+bool constrained(const vdiv::pair_options& o) {
+  return !(o.constraints == vdiv::pair_constraints{});
+}
+
 const int registered = [] {
   for (auto d : {vdiv::dataset_kind::coco, vdiv::dataset_kind::imagenet100}) {
     for (auto c : vdiv::all_view_configs()) {
-      const vdiv::preset p{d, c};
-      benchmark::RegisterBenchmark(("BM_pair/" + vdiv::to_string(p)).c_str(), pair_bench,
-                                   vdiv::make_pair_options(p));
+      for (auto m : {vdiv::pair_method::exact, vdiv::pair_method::constructive}) {
+        const vdiv::preset p{d, c, m};
+        const vdiv::pair_options o = vdiv::make_pair_options(p);
+        if (m == vdiv::pair_method::constructive && !constrained(o)) continue;  // same crops
+        benchmark::RegisterBenchmark(("BM_pair/" + vdiv::to_string(p)).c_str(), pair_bench, o);
+      }
     }
+  }
+  for (auto c : {vdiv::view_config::zero_overlap, vdiv::view_config::only_background}) {
+    const vdiv::preset p{vdiv::dataset_kind::coco, c};
+    benchmark::RegisterBenchmark(("BM_pair_brute_force/" + vdiv::to_string(p)).c_str(),
+                                 pair_bench_brute_force, vdiv::make_pair_options(p));
   }
   for (auto c : {vdiv::view_config::instance_vs_background, vdiv::view_config::only_background}) {
     const vdiv::preset p{vdiv::dataset_kind::coco, c};
@@ -137,11 +172,12 @@ const int registered = [] {
                                  vdiv::use_coverage_background(vdiv::make_pair_options(p)));
   }
   for (auto c : {vdiv::view_config::zero_overlap, vdiv::view_config::instance_vs_background,
-                 vdiv::view_config::only_background}) {
-    const vdiv::preset p{vdiv::dataset_kind::coco, c};
-    benchmark::RegisterBenchmark(("BM_pair_crowded/" + vdiv::to_string(p)).c_str(),
-                                 pair_bench_crowded, vdiv::make_pair_options(p));
-  }
+                 vdiv::view_config::only_background})
+    for (auto m : {vdiv::pair_method::exact, vdiv::pair_method::constructive}) {
+      const vdiv::preset p{vdiv::dataset_kind::coco, c, m};
+      benchmark::RegisterBenchmark(("BM_pair_crowded/" + vdiv::to_string(p)).c_str(),
+                                   pair_bench_crowded, vdiv::make_pair_options(p));
+    }
   return 0;
 }();
 

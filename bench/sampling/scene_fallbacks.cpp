@@ -3,6 +3,7 @@
 //   build-sampling/bin/vdiv make-scenes --out /tmp/scn --count 4000 --seed 0 --width 160
 //       --height 120 --size-min 24 --size-max 72       (one line: the experiment's scenes)
 //   build-sampling/bench/sampling/scene_fallbacks /tmp/scn/instances.json coco:only_background 40
+//       [SEED [THREADS [MAX_ATTEMPTS]]]
 #include <chrono>
 #include <cstdio>
 #include <exception>
@@ -43,16 +44,19 @@ int main(int argc, char** argv) {
     const vdiv::io::coco_dataset data = vdiv::io::load_coco(argv[1], ".");
     std::vector<vdiv::image_boxes> images;
     for (const auto& im : data.images) images.push_back({im.width, im.height, im.boxes});
-    const vdiv::pair_sampler sampler(vdiv::parse_preset(argv[2]));
+    vdiv::pair_options options = vdiv::make_pair_options(vdiv::parse_preset(argv[2]));
+    if (argc > 6) options.max_attempts = std::uint32_t(positive_arg(argv[6], "MAX_ATTEMPTS"));
+    const vdiv::pair_sampler sampler(options);
     std::vector<vdiv::pair_sample> out(images.size());
     vdiv::sampling_stats total;
     const auto start = std::chrono::steady_clock::now();
     for (std::uint32_t e = 0; e < epochs; ++e)
       total += vdiv::sample_pairs(sampler, images, seed, e, out, threads);
     const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    std::printf("%s: %zu images x %u epochs = %llu pairs, fallbacks %llu (%.3f%%), acceptance "
-                "%.4f, %.2f s on %u threads\n",
-                argv[2], images.size(), epochs, static_cast<unsigned long long>(total.samples),
+    std::printf("%s (budget %u): %zu images x %u epochs = %llu pairs, fallbacks %llu (%.3f%%), "
+                "acceptance %.4f, %.2f s on %u threads\n",
+                argv[2], options.max_attempts, images.size(), epochs,
+                static_cast<unsigned long long>(total.samples),
                 static_cast<unsigned long long>(total.fallbacks), 100.0 * total.fallback_rate(),
                 total.acceptance_rate(), s, threads);
   } catch (const std::exception& e) {

@@ -123,7 +123,7 @@ const vdiv::cli::register_command registration{"sample", [](CLI::App& app) {
                   "lower_bound: number of images the partner index is drawn from (default: --count)");
   sub->add_option("--max-attempts", args->max_attempts,
                   "Attempt budget before the documented fallback (default: the preset's; exact "
-                  "16384 up to 4194304, /fast 64 up to 32767)")
+                  "65536 up to 4194304, /fast 64 up to 32767)")
       ->check(CLI::Range(1u, vdiv::max_exact_attempts));
   sub->callback([args] { run_sample(*args); });
 }};

@@ -36,7 +36,7 @@
 /// - The instance view ignores the scale range (placed around the box, IoU > 0.8; the literal
 ///   rule is infeasible for boxes smaller than the scale allows); the rest of the pair is
 ///   exact given that placement.
-/// - Every config draws at most `max_attempts` outer attempts (exact: 16384 single proposals;
+/// - Every config draws at most `max_attempts` outer attempts (exact: 65536 single proposals;
 ///   /fast: 64), then falls back (pair_types.hpp) and reports `fell_back`.
 
 #include <array>
