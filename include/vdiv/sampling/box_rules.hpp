@@ -184,13 +184,11 @@ VDIV_HOST_DEVICE constexpr void block_background_rejections(bool iou_rule, doubl
   // IoU >= t  <=>  intersection >= t / (1 + t) * (area(view) + area(box))
   const double share = iou_rule ? math::div(t, math::add(1.0, t)) : t;
   const double inv_ch = math::div(1.0, ch);
-  // A staircase of two rectangles per box (alphas at 0.35 and 0.15 of the way from need / mh to
-  // mw) covers ~80% of its rejected corners where one covers ~60-70% (measured at 0.5 / 0.15;
-  // 0.35 since rejections also block rectangles through themselves: 1.02x, crowded images
-  // 1.08x with 22% fewer fallbacks). The second rectangles (step 1) come after every box's
-  // first one (step 0): when the piece budget runs out (crowded images) it is spent on boxes
-  // not yet blocked rather than on finer steps; callers may block the steps in separate calls
-  // ([first_step, end_step)).
+  // A staircase of two rectangles per box (alphas at 0.35 and 0.15 of the way from need / mh
+  // to mw) blocks most of its rejected corners (~80% where one rectangle blocks 60-70%). The
+  // second rectangles (step 1) come after every box's first one (step 0): when the piece
+  // budget runs out (crowded images) it is spent on boxes not yet blocked rather than on finer
+  // steps; callers may block the steps in separate calls ([first_step, end_step)).
   for (std::uint32_t pass = first_step; pass < end_step && pass < 2; ++pass) {
     const double f = pass == 0 ? 0.35 : 0.15;
     for (std::uint32_t i = 0; i < boxes.size() && out.count > 0; ++i) {

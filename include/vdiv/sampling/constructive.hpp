@@ -125,14 +125,12 @@ VDIV_HOST_DEVICE constexpr std::int64_t min_strip(std::int64_t limit, std::int64
 inline constexpr std::uint32_t positions_per_size = 5;
 
 /// Candidate positions per drawn size once they are drawn among the free corners (busy images),
-/// after the one drawn over the whole position space. 16 rather than 8 since the second
-/// rectangles are blocked lazily (refine_after): 1.05x on COCO-like images, 1.13x and 27%
-/// fewer fallbacks on crowded ones (bench/sampling/README.md).
+/// after the one drawn over the whole position space.
 inline constexpr std::uint32_t free_positions_per_size = 16;
 
-/// Free-corner positions tried before the second rectangle of each box is blocked (draw_view).
-/// 8 rather than 3 since rejected positions block rectangles through themselves (1.035x, crowded
-/// images 1.09x); the coverage rule, which does not, still gets its second rectangles.
+/// Free-corner positions tried before the second rectangle of each box is blocked (draw_view):
+/// rejected positions block rectangles through themselves meanwhile; the coverage rule, which
+/// does not, still gets its second rectangles.
 inline constexpr std::uint32_t refine_after = 8;
 
 /// One view of a pair (see file comment); false when no candidate of this attempt passed.
@@ -180,7 +178,7 @@ VDIV_NOINLINE VDIV_HOST_DEVICE constexpr bool draw_view(const Rule& rule, const 
     // Once a size was rejected, size t + 1 is drawn before size t is tried: the draw is a long
     // dependent chain (Philox, exp, division, square roots) that then overlaps with the tests of
     // size t instead of waiting for them. A view with a partner (v2, rejected at its first size
-    // in most busy images) draws ahead from its first size on (1.03x); first views accepted at
+    // in most busy images) draws ahead from its first size on; first views accepted at
     // their first size (most) draw no size in vain. Either wastes at most one draw.
     std::array<std::uint32_t, 4> next_words{};
     rrc_size next_size{};
@@ -316,12 +314,12 @@ VDIV_HOST_DEVICE constexpr bool room_for_disjoint(const crop& v1, double fit, do
 
 
 
-/// One pair with the box rules' policy types resolved (sample_pair dispatches once).
+/// One pair with the box rules' policy types resolved (sample_pair dispatches once). A call,
+/// not inlined: one frame of its locals per CUDA thread (the kernel's stack stays ~3.7 KB).
 template <class Rule1, class Rule2>
-VDIV_HOST_DEVICE constexpr pair_sample sample_pair_with(const pair_options& o, const Rule1& rule1,
-                                                        const Rule2& rule2,
-                                                        const image_ref& first,
-                                                        const image_ref& second, sample_key key) {
+VDIV_NOINLINE VDIV_HOST_DEVICE constexpr pair_sample sample_pair_with(
+    const pair_options& o, const Rule1& rule1, const Rule2& rule2, const image_ref& first,
+    const image_ref& second, sample_key key) {
   const image_ref& img2 = o.two_images ? second : first;
   const pair_constraints& c = o.constraints;
   const std::uint32_t budget =

@@ -275,11 +275,13 @@ VDIV_HOST_DEVICE constexpr pair_sample sample_disjoint_sizes_first(
 
 /// Samples one pair under `o` exactly (see the file comment) with relation policy `rel`
 /// (views_independent when the views come from two images). Preconditions as sample_pair's.
+/// A call, not inlined: one frame of its locals in a CUDA thread, beside the constructive one.
 template <class Relation>
-VDIV_HOST_DEVICE constexpr pair_sample sample_pair_exact(const pair_options& o, const Relation& rel,
-                                                         const image_ref& first,
-                                                         const image_ref& second,
-                                                         sample_key key) {
+VDIV_NOINLINE VDIV_HOST_DEVICE constexpr pair_sample sample_pair_exact(const pair_options& o,
+                                                                       const Relation& rel,
+                                                                       const image_ref& first,
+                                                                       const image_ref& second,
+                                                                       sample_key key) {
   const image_ref& img2 = o.two_images ? second : first;
   const std::uint32_t budget =
       o.max_attempts < 1 ? 1u : min_of(o.max_attempts, max_exact_attempts);

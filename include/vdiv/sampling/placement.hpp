@@ -329,9 +329,8 @@ VDIV_HOST_DEVICE constexpr bool place_disjoint(std::int32_t width, std::int32_t 
 /// drawn uniformly with one random word. Branch-free where the geometry is random (the
 /// predictor cannot guess it, and a mispredict costs more than the arithmetic).
 struct free_corners {
-  // 32 pieces left 5% of the blocks unblocked on COCO-like images and many more in crowded
-  // ones (bench: BM_pair_crowded 1.37x faster with 64, the experiment's scenes 2x with 9x
-  // fewer fallbacks); 128 helps crowded images further but doubles the CUDA stack frame again.
+  // Enough pieces for the blocks of crowded images (Poisson(20) boxes); each doubling doubles
+  // the CUDA stack frame too.
   static constexpr std::uint32_t max_pieces = 64;
   // Two buffers used in turn (no copies); left uninitialised on purpose: only the first
   // `count` entries of the current one are ever read.
