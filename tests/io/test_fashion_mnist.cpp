@@ -110,3 +110,42 @@ TEST_CASE("Fashion-MNIST loader: mismatched image and label files name the file"
   CHECK_FALSE(io::fashion_mnist_available(dir.path));  // the t10k files are missing
   CHECK_THROWS_AS((void)io::load_fashion_mnist(false, dir.path), vdiv::io_error);
 }
+
+TEST_CASE("IDX: a header declaring gigabytes over a few bytes of data fails without allocating them") {
+  // 65535 x 65535 = 4 GB declared; only the first 16 MB step may be allocated before the
+  // data runs out (ASan's allocator would report a 4 GB request as an error).
+  const auto bytes = idx_bytes(0x08, {65535, 65535}, 10);
+  const auto gz_file = std::filesystem::temp_directory_path() / "vdiv_idx_huge.gz";
+  write_gz(gz_file, bytes);
+  for (const auto& b : {bytes, vdiv::test::read_bytes(gz_file)}) {
+    try {
+      (void)io::parse_idx(b, "huge.idx");
+      FAIL("no exception");
+    } catch (const vdiv::io_error& e) {
+      CHECK(contains(e.what(), "huge.idx"));
+      CHECK(contains(e.what(), "truncated"));
+    }
+  }
+  std::filesystem::remove(gz_file);
+}
+
+TEST_CASE("IDX: gzip members concatenated are one file; garbage after the gzip data is an error") {
+  const auto good = idx_bytes(0x08, {3, 2, 2}, 12);
+  const auto file = std::filesystem::temp_directory_path() / "vdiv_idx_members.gz";
+  write_gz(file, {good.begin(), good.begin() + 9});
+  auto two = vdiv::test::read_bytes(file);
+  write_gz(file, {good.begin() + 9, good.end()});
+  const auto second = vdiv::test::read_bytes(file);
+  two.insert(two.end(), second.begin(), second.end());
+  CHECK(io::parse_idx(two, "two.gz").data.size() == 12);
+  two.push_back('x');
+  two.push_back('y');
+  CHECK_THROWS_WITH_AS((void)io::parse_idx(two, "two.gz"), doctest::Contains("trailing bytes"),
+                       vdiv::io_error);
+  write_gz(file, good);
+  auto corrupt = vdiv::test::read_bytes(file);
+  std::filesystem::remove(file);
+  corrupt[corrupt.size() - 6] ^= 0xff;  // the gzip trailer's CRC-32
+  CHECK_THROWS_WITH_AS((void)io::parse_idx(corrupt, "crc.gz"), doctest::Contains("corrupt gzip"),
+                       vdiv::io_error);
+}

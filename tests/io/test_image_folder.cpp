@@ -96,3 +96,16 @@ TEST_CASE("ImageFolder: errors name the path") {
   std::filesystem::remove(dir.path / "../bad_boxes.json");
   std::filesystem::remove(dir.path / "../syntax.json");
 }
+
+TEST_CASE("ImageFolder: pseudo boxes from JSON text; out-of-range corners are dropped and counted") {
+  io::image_folder f;
+  f.root = "root";
+  f.images.push_back({f.root / "a" / "1.jpg", 0, {}});
+  io::attach_pseudo_boxes(f, R"({"a/1.jpg": [[0, 0, 10, 1e39], [1, 2, 3, 4], [0, -1e40, 5, 5]]})",
+                          "text.json");
+  CHECK(f.images[0].boxes == std::vector<vdiv::box>{{1, 2, 3, 4}});
+  CHECK(f.report.boxes_invalid == 2);
+  CHECK(f.report.images_with_boxes == 1);
+  CHECK_THROWS_WITH_AS(io::attach_pseudo_boxes(f, "{\"a/1.jpg\": [[1, 2, 3]]}", "text.json"),
+                       doctest::Contains("text.json"), vdiv::io_error);
+}

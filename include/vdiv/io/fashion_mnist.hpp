@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <filesystem>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -45,42 +46,99 @@ inline constexpr std::array<std::string_view, 10> fashion_mnist_classes = {
     "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
     "Sandal",      "Shirt",   "Sneaker",  "Bag",   "Ankle boot"};
 
-/// Reads an IDX file holding unsigned bytes (type code 0x08), gzipped or not (zlib reads both).
-/// Validates the magic number, the dims and that the payload has exactly prod(dims) bytes.
-/// @throws vdiv::io_error naming the file and the problem.
-inline idx_array read_idx(const std::filesystem::path& file) {
-  std::error_code ec;
-  if (!std::filesystem::is_regular_file(file, ec)) {
-    vdiv::detail::throw_io(file, "no such file (for Fashion-MNIST install the Debian package "
-                                 "dataset-fashion-mnist or set VDIV_FASHION_MNIST_DIR)");
+namespace detail {
+
+/// Reads the bytes of an IDX file, plain or gzipped (one or more gzip members, CRC checked).
+/// `read` returns how many bytes it could give (fewer only at the end of the data).
+class idx_stream {
+ public:
+  idx_stream(std::span<const std::uint8_t> bytes, const std::string& name)
+      : bytes_(bytes), name_(name), gzip_(bytes.size() >= 2 && bytes[0] == 0x1f && bytes[1] == 0x8b) {
+    if (!gzip_) return;
+    if (inflateInit2(&z_, 15 + 32) != Z_OK) vdiv::detail::throw_io(name_, "zlib init failed");
+    z_.next_in = const_cast<Bytef*>(bytes_.data());
+    z_.avail_in = 0;
+    live_ = true;
   }
-  gzFile gz = gzopen(file.c_str(), "rb");
-  if (gz == nullptr) vdiv::detail::throw_io(file, "cannot open");
-  struct closer {
-    gzFile g;
-    ~closer() { gzclose(g); }
-  } close_at_exit{gz};
-  auto read_exact = [&](void* dst, unsigned n, const char* what) {
-    const int got = gzread(gz, dst, n);
-    if (got != static_cast<int>(n)) {
-      int err = 0;
-      const char* msg = gzerror(gz, &err);
-      vdiv::detail::throw_io(file, std::string("truncated or corrupt IDX file while reading ") +
-                                       what + (err != Z_OK && msg ? std::string(" (") + msg + ")" : ""));
+  ~idx_stream() {
+    if (live_) inflateEnd(&z_);
+  }
+  idx_stream(const idx_stream&) = delete;
+  idx_stream& operator=(const idx_stream&) = delete;
+
+  std::size_t read(std::uint8_t* dst, std::size_t n) {
+    if (!gzip_) {
+      const std::size_t got = std::min(n, bytes_.size() - offset_);
+      std::copy_n(bytes_.data() + offset_, got, dst);
+      offset_ += got;
+      return got;
+    }
+    std::size_t done = 0;
+    while (done < n && !(ended_ && offset_ == bytes_.size())) {
+      if (ended_) {
+        // Another gzip member follows (as gzip -c a b > ab writes); anything else is damage.
+        if (bytes_.size() - offset_ < 2 || bytes_[offset_] != 0x1f || bytes_[offset_ + 1] != 0x8b) {
+          vdiv::detail::throw_io(name_, "has trailing bytes after its gzip data");
+        }
+        inflateReset(&z_);
+        ended_ = false;
+      }
+      const std::size_t in = std::min<std::size_t>(bytes_.size() - offset_, 1u << 30);
+      const std::size_t out = std::min<std::size_t>(n - done, 1u << 30);
+      z_.next_in = const_cast<Bytef*>(bytes_.data() + offset_);
+      z_.avail_in = static_cast<uInt>(in);
+      z_.next_out = dst + done;
+      z_.avail_out = static_cast<uInt>(out);
+      const int rc = inflate(&z_, Z_NO_FLUSH);
+      offset_ += in - z_.avail_in;
+      done += out - z_.avail_out;
+      if (rc == Z_STREAM_END) {
+        ended_ = true;
+      } else if (rc == Z_BUF_ERROR && offset_ == bytes_.size()) {
+        vdiv::detail::throw_io(name_, "truncated gzip data");
+      } else if (rc != Z_OK && rc != Z_BUF_ERROR) {
+        vdiv::detail::throw_io(name_, std::string("corrupt gzip data (") +
+                                          (z_.msg ? z_.msg : "zlib error") + ")");
+      }
+    }
+    return done;
+  }
+
+ private:
+  std::span<const std::uint8_t> bytes_;
+  const std::string& name_;
+  bool gzip_;
+  std::size_t offset_ = 0;
+  z_stream z_{};
+  bool live_ = false, ended_ = false;
+};
+
+}  // namespace detail
+
+/// Parses the bytes of an IDX file holding unsigned bytes (type code 0x08), gzipped or not.
+/// Validates the magic number, the dims and that the payload has exactly prod(dims) bytes;
+/// memory grows with the data actually present, so a header declaring a huge size costs nothing.
+/// `name` appears in error messages.
+/// @throws vdiv::io_error naming `name` and the problem.
+inline idx_array parse_idx(std::span<const std::uint8_t> bytes, const std::string& name) {
+  detail::idx_stream in(bytes, name);
+  auto read_exact = [&](std::uint8_t* dst, std::size_t n, const char* what) {
+    if (in.read(dst, n) != n) {
+      vdiv::detail::throw_io(name, std::string("truncated or corrupt IDX file while reading ") + what);
     }
   };
   std::uint8_t magic[4];
   read_exact(magic, 4, "the magic number");
   if (magic[0] != 0 || magic[1] != 0) {
-    vdiv::detail::throw_io(file, "not an IDX file (magic number must start with two zero bytes)");
+    vdiv::detail::throw_io(name, "not an IDX file (magic number must start with two zero bytes)");
   }
   if (magic[2] != 0x08) {
-    vdiv::detail::throw_io(file, "IDX element type " + std::to_string(magic[2]) +
+    vdiv::detail::throw_io(name, "IDX element type " + std::to_string(magic[2]) +
                                      " is not unsigned byte (0x08)");
   }
   const int rank = magic[3];
   if (rank < 1 || rank > 4) {
-    vdiv::detail::throw_io(file, "IDX rank " + std::to_string(rank) + " is not in 1..4");
+    vdiv::detail::throw_io(name, "IDX rank " + std::to_string(rank) + " is not in 1..4");
   }
   idx_array out;
   std::uint64_t total = 1;
@@ -91,20 +149,32 @@ inline idx_array read_idx(const std::filesystem::path& file) {
                             (std::uint32_t(be[2]) << 8) | std::uint32_t(be[3]);
     out.dims.push_back(n);
     total *= n;
-    if (total > (std::uint64_t(1) << 32)) vdiv::detail::throw_io(file, "IDX dimensions are implausibly large");
+    if (total > (std::uint64_t(1) << 32)) vdiv::detail::throw_io(name, "IDX dimensions are implausibly large");
   }
-  out.data.resize(static_cast<std::size_t>(total));
-  std::size_t done = 0;
-  while (done < out.data.size()) {
-    const unsigned chunk = static_cast<unsigned>(std::min<std::size_t>(out.data.size() - done, 1u << 30));
-    read_exact(out.data.data() + done, chunk, "the data");
-    done += chunk;
+  constexpr std::size_t step = std::size_t(1) << 24;
+  while (out.data.size() < total) {
+    const std::size_t done = out.data.size();
+    const std::size_t want = std::min<std::size_t>(std::size_t(total) - done, step);
+    out.data.resize(done + want);
+    read_exact(out.data.data() + done, want, "the data");
   }
   std::uint8_t extra;
-  if (gzread(gz, &extra, 1) != 0) {
-    vdiv::detail::throw_io(file, "IDX file is longer than its header says (trailing bytes)");
+  if (in.read(&extra, 1) != 0) {
+    vdiv::detail::throw_io(name, "IDX file is longer than its header says (trailing bytes)");
   }
   return out;
+}
+
+/// Reads an IDX file holding unsigned bytes, gzipped or not (see parse_idx).
+/// @throws vdiv::io_error naming the file and the problem.
+inline idx_array read_idx(const std::filesystem::path& file) {
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(file, ec)) {
+    vdiv::detail::throw_io(file, "no such file (for Fashion-MNIST install the Debian package "
+                                 "dataset-fashion-mnist or set VDIV_FASHION_MNIST_DIR)");
+  }
+  const auto bytes = vdiv::detail::read_file_bytes(file);
+  return parse_idx(bytes, file.string());
 }
 
 /// Where Fashion-MNIST lives: $VDIV_FASHION_MNIST_DIR, else Debian's

@@ -23,6 +23,7 @@
 #include <filesystem>
 #include <ostream>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -92,13 +93,14 @@ inline std::size_t clip_boxes(std::vector<box>& boxes, std::int32_t width, std::
   return before - boxes.size();
 }
 
-namespace detail {
-
-inline void attach_pseudo_boxes(image_folder& folder, const std::filesystem::path& box_file,
-                                const image_folder_options& options) {
+/// Attaches the pseudo boxes of a box file's JSON text (format above) to `folder`'s images and
+/// counts what it did in folder.report. `name` appears in error messages.
+/// @throws vdiv::io_error naming `name`: malformed JSON (byte offset, line, column) or an entry
+///         that is not a list of [x0, y0, x1, y1].
+inline void attach_pseudo_boxes(image_folder& folder, std::string_view json, const std::string& name,
+                                const image_folder_options& options = {}) {
   namespace vd = vdiv::detail;
-  const std::string name = box_file.string();
-  const auto text = vd::load_json_text(box_file);
+  const simdjson::padded_string text(json);
   simdjson::dom::parser parser;
   const auto root = vd::parse_json(parser, text, name);
   const vd::json_where top{&name, "<root>"};
@@ -129,7 +131,8 @@ inline void attach_pseudo_boxes(image_folder& folder, const std::filesystem::pat
       for (simdjson::dom::element x : coords) v[c++] = vd::json_number(x, wb, {});
       const box b{static_cast<float>(v[0]), static_cast<float>(v[1]), static_cast<float>(v[2]),
                   static_cast<float>(v[3])};
-      if (!is_proper(b) || !std::isfinite(v[0]) || !std::isfinite(v[2])) {
+      // is_proper also refuses NaN and out-of-range (cast to +-inf) corners.
+      if (!is_proper(b)) {
         ++r.boxes_invalid;
       } else if (boxes.size() >= options.max_boxes) {
         ++r.boxes_over_limit;
@@ -139,10 +142,9 @@ inline void attach_pseudo_boxes(image_folder& folder, const std::filesystem::pat
       }
     }
   }
+  r.images_with_boxes = 0;
   for (const auto& im : folder.images) r.images_with_boxes += im.boxes.empty() ? 0 : 1;
 }
-
-}  // namespace detail
 
 /// Lists root/<class>/<image> (JPEG/PNG by extension; images are not opened) and, if
 /// `pseudo_boxes` is non-empty, attaches the boxes from that JSON file (format above).
@@ -183,7 +185,11 @@ inline image_folder load_image_folder(const std::filesystem::path& root,
   if (out.images.empty()) {
     vdiv::detail::throw_io(root, "class folders hold no .jpg/.jpeg/.png files");
   }
-  if (!pseudo_boxes.empty()) detail::attach_pseudo_boxes(out, pseudo_boxes, options);
+  if (!pseudo_boxes.empty()) {
+    const auto text = vdiv::detail::load_json_text(pseudo_boxes);
+    attach_pseudo_boxes(out, std::string_view(text.data(), text.size()), pseudo_boxes.string(),
+                        options);
+  }
   return out;
 }
 
