@@ -5,17 +5,19 @@
 //           [--plan] [--device cpu|cuda] [--threads K]
 //
 // X: (N, D) or (B, N, D) float32; Y: (M, D) or (B, M, D) float32. Prints one JSON object
-// {"similarity":[s_0,...],"plan":[[[...]]]} ("plan" only with --plan, B x N x M).
+// {"similarity":[s_0,...],"plan":[[[...]]],"sinkhorn_log_fallbacks":k,"exact_pivot_limit":p}
+// ("plan" only with --plan, B x N x M). k counts items whose Sinkhorn scaling under- or
+// overflowed and were solved in the log domain (also a warning on stderr); p counts exact
+// items that hit the pivot limit.
+#include <cmath>
 #include <cstdint>
 #include <cstdio>
-#include <fstream>
 #include <map>
 #include <string>
 #include <vector>
 #include <vdiv/core/error.hpp>
+#include <vdiv/io/npy.hpp>
 #include <vdiv/ot/similarity.hpp>
-#include <xtensor/xarray.hpp>
-#include <xtensor/xnpy.hpp>
 
 #include "command.hpp"
 
@@ -23,66 +25,40 @@
 namespace vdiv::cli {
 // Defined in cmd_ot_cuda.cu: runs the CUDA backend on host arrays (copies in and out).
 std::vector<float> ot_similarity_cuda(const feature_batch<float>& x, const feature_batch<float>& y,
-                                      const emd_options& o);
+                                      const emd_options& o, ot_report& report);
 }  // namespace vdiv::cli
 #endif
 
 namespace {
 
-// Reads the dtype of a .npy file from its header, so a float64 file gets a clear message
-// instead of xtensor's generic one (xtensor does not convert types on load).
-std::string npy_dtype(const std::string& path, const char* which) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw vdiv::io_error(std::string("--") + which + ": cannot open '" + path + "'");
-  char magic[8] = {};
-  in.read(magic, 8);
-  if (!in || std::string(magic + 1, 5) != "NUMPY") {
-    throw vdiv::io_error(std::string("--") + which + ": '" + path + "' is not a .npy file");
+/// A .npy feature array, checked by the strict reader (vdiv/io/npy.hpp).
+struct feature_array {
+  vdiv::io::npy_array array;
+  vdiv::feature_batch<float> view() const {
+    const auto& s = array.shape;
+    return s.size() == 2 ? vdiv::features(array.data.data(), s[0], s[1])
+                         : vdiv::features(array.data.data(), s[0], s[1], s[2]);
   }
-  std::uint32_t len = 0;
-  if (magic[6] == 1) {
-    unsigned char b[2];
-    in.read(reinterpret_cast<char*>(b), 2);
-    len = b[0] | (b[1] << 8);
-  } else {
-    unsigned char b[4];
-    in.read(reinterpret_cast<char*>(b), 4);
-    len = b[0] | (b[1] << 8) | (b[2] << 16) | (std::uint32_t(b[3]) << 24);
-  }
-  std::string header(len, '\0');
-  in.read(header.data(), len);
-  const auto k = header.find("'descr':");
-  if (!in || k == std::string::npos) {
-    throw vdiv::io_error(std::string("--") + which + ": '" + path + "' has a malformed .npy header");
-  }
-  const auto q0 = header.find('\'', k + 8);
-  const auto q1 = header.find('\'', q0 + 1);
-  return header.substr(q0 + 1, q1 - q0 - 1);
-}
+};
 
-xt::xarray<float> load_features(const std::string& path, const char* which) {
-  const std::string dtype = npy_dtype(path, which);
-  if (dtype != "<f4" && dtype != "|f4" && dtype != "=f4") {
-    throw vdiv::invalid_argument(std::string("--") + which + ": '" + path + "' has dtype " + dtype +
-                                 ", expected float32 (<f4); convert with arr.astype(np.float32)");
-  }
+feature_array load_features(const std::string& path, const char* which) {
+  feature_array a;
   try {
-    auto a = xt::load_npy<float>(path);
-    if (a.dimension() != 2 && a.dimension() != 3) {
-      throw vdiv::invalid_argument(std::string("--") + which + ": '" + path + "' has " +
-                                   std::to_string(a.dimension()) +
-                                   " dimensions, expected (N, D) or (B, N, D)");
-    }
-    return a;
-  } catch (const vdiv::error&) {
-    throw;
-  } catch (const std::exception& e) {
-    throw vdiv::io_error(std::string("--") + which + ": cannot read '" + path + "': " + e.what());
+    a.array = vdiv::io::read_npy_f32(path);
+  } catch (const vdiv::error& e) {
+    throw vdiv::io_error(std::string("--") + which + ": " + e.what());
   }
+  const auto rank = a.array.shape.size();
+  if (rank != 2 && rank != 3) {
+    throw vdiv::invalid_argument(std::string("--") + which + ": '" + path + "' has " +
+                                 std::to_string(rank) +
+                                 " dimensions, expected (N, D) or (B, N, D)");
+  }
+  return a;
 }
 
 void print_json(const std::vector<float>& s, const std::vector<float>* plan, std::int64_t n,
-                std::int64_t m) {
+                std::int64_t m, const vdiv::ot_report& report) {
   std::string out = "{\"similarity\":[";
   char buf[32];
   for (std::size_t b = 0; b < s.size(); ++b) {
@@ -107,8 +83,14 @@ void print_json(const std::vector<float>& s, const std::vector<float>* plan, std
     }
     out += "]";
   }
+  std::snprintf(buf, sizeof buf, ",\"sinkhorn_log_fallbacks\":%lld",
+                static_cast<long long>(report.sinkhorn_log_fallbacks));
+  out += buf;
+  std::snprintf(buf, sizeof buf, ",\"exact_pivot_limit\":%lld",
+                static_cast<long long>(report.exact_pivot_limit));
+  out += buf;
   out += "}\n";
-  std::fputs(out.c_str(), stdout);
+  if (std::fputs(out.c_str(), stdout) == EOF) throw vdiv::io_error("cannot write to standard output");
 }
 
 struct ot_args {
@@ -121,12 +103,13 @@ struct ot_args {
 void run_ot(const ot_args& a) {
   const auto x = load_features(a.x, "x");
   const auto y = load_features(a.y, "y");
-  if (x.dimension() != y.dimension()) {
-    throw vdiv::invalid_argument("--x has " + std::to_string(x.dimension()) + " dimensions but --y has " +
-                                 std::to_string(y.dimension()) + "; both must be (N, D) or both (B, N, D)");
+  if (x.array.shape.size() != y.array.shape.size()) {
+    throw vdiv::invalid_argument("--x has " + std::to_string(x.array.shape.size()) +
+                                 " dimensions but --y has " + std::to_string(y.array.shape.size()) +
+                                 "; both must be (N, D) or both (B, N, D)");
   }
-  const auto xv = vdiv::xtensor_features(x);
-  const auto yv = vdiv::xtensor_features(y);
+  const auto xv = x.view();
+  const auto yv = y.view();
   if (xv.batch != yv.batch) {
     throw vdiv::invalid_argument("--x has batch " + std::to_string(xv.batch) + " but --y has batch " +
                                  std::to_string(yv.batch));
@@ -148,12 +131,11 @@ void run_ot(const ot_args& a) {
                             .tol = a.tol};
   std::vector<float> s;
   std::vector<float> plan;
+  vdiv::ot_report report;
   if (a.device == "cuda") {
 #if defined(VDIV_CLI_WITH_CUDA)
     if (a.plan) throw vdiv::invalid_argument("--plan is only available with --device cpu");
-    // The CUDA backend reads dense row-major arrays; xtensor loads C-order .npy files that way.
-    VDIV_EXPECTS(xv.dense() && yv.dense(), "--device cuda needs C-order (row-major) .npy arrays");
-    s = vdiv::cli::ot_similarity_cuda(xv, yv, o);
+    s = vdiv::cli::ot_similarity_cuda(xv, yv, o, report);
 #else
     throw vdiv::invalid_argument(
         "--device cuda: this vdiv was built without CUDA; rebuild with nvcc available "
@@ -161,13 +143,28 @@ void run_ot(const ot_args& a) {
 #endif
   } else {
     vdiv::ot_buffers<float> buf;
+    buf.report = &report;
     if (a.plan) {
       plan.resize(static_cast<std::size_t>(xv.batch * xv.rows * yv.rows));
       buf.plan = {plan.data(), xv.batch, xv.rows, yv.rows};
     }
     s = vdiv::similarity(vdiv::cpu{.threads = a.threads}, xv, yv, o, buf);
   }
-  print_json(s, a.plan ? &plan : nullptr, xv.rows, yv.rows);
+  if (report.sinkhorn_log_fallbacks > 0) {
+    std::fprintf(stderr,
+                 "vdiv ot: warning: Sinkhorn's scaling under- or overflowed in float32 for %lld of "
+                 "%lld items at --reg %g; they were solved in the log domain (as --solver "
+                 "sinkhorn_log). Pass --solver sinkhorn_log or a larger --reg.\n",
+                 static_cast<long long>(report.sinkhorn_log_fallbacks),
+                 static_cast<long long>(xv.batch), a.reg);
+  }
+  if (report.exact_pivot_limit > 0) {
+    std::fprintf(stderr,
+                 "vdiv ot: warning: the exact solver hit its pivot limit for %lld items: their "
+                 "plans are feasible but may not be optimal.\n",
+                 static_cast<long long>(report.exact_pivot_limit));
+  }
+  print_json(s, a.plan ? &plan : nullptr, xv.rows, yv.rows, report);
 }
 
 vdiv::cli::register_command reg_ot{"ot", [](CLI::App& app) {
@@ -179,14 +176,15 @@ vdiv::cli::register_command reg_ot{"ot", [](CLI::App& app) {
       ->check(CLI::IsMember({"uniform", "cross_reference"}));
   sub->add_option("--solver", args->solver, "OT solver")
       ->check(CLI::IsMember({"sinkhorn", "sinkhorn_log", "exact"}));
-  sub->add_option("--reg", args->reg, "entropic regularisation (Sinkhorn)")->check(CLI::PositiveNumber);
-  sub->add_option("--iters", args->iters, "Sinkhorn iterations")->check(CLI::PositiveNumber);
+  sub->add_option("--reg", args->reg, "entropic regularisation (Sinkhorn)")
+      ->check(vdiv::cli::number_in(0, INFINITY, /*lo_open=*/true));
+  sub->add_option("--iters", args->iters, "Sinkhorn iterations")->check(vdiv::cli::number_in(1));
   sub->add_option("--tol", args->tol, "Sinkhorn marginal tolerance (0: run all iterations)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(vdiv::cli::number_in(0));
   sub->add_flag("--plan", args->plan, "also print the transport plans (B x N x M)");
   sub->add_option("--device", args->device, "backend")->check(CLI::IsMember({"cpu", "cuda"}));
   sub->add_option("--threads", args->threads, "CPU threads (results do not depend on it)")
-      ->check(CLI::PositiveNumber);
+      ->check(vdiv::cli::number_in(1));
   sub->callback([args] { run_ot(*args); });
 }};
 

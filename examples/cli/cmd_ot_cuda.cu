@@ -8,7 +8,7 @@
 namespace vdiv::cli {
 
 std::vector<float> ot_similarity_cuda(const feature_batch<float>& x, const feature_batch<float>& y,
-                                      const emd_options& o) {
+                                      const emd_options& o, ot_report& report) {
   int devices = 0;
   if (cudaGetDeviceCount(&devices) != cudaSuccess || devices == 0) {
     throw cuda_error("--device cuda: no CUDA device is available; use --device cpu");
@@ -29,7 +29,7 @@ std::vector<float> ot_similarity_cuda(const feature_batch<float>& x, const featu
     detail::cuda_check(cudaMemcpy(dx, x.data, nx * sizeof(float), cudaMemcpyHostToDevice), "copy x");
     detail::cuda_check(cudaMemcpy(dy, y.data, ny * sizeof(float), cudaMemcpyHostToDevice), "copy y");
     similarity(cuda{}, feature_batch<float>{dx, x.batch, x.rows, x.dim},
-               feature_batch<float>{dy, y.batch, y.rows, y.dim}, dout, o);
+               feature_batch<float>{dy, y.batch, y.rows, y.dim}, dout, o, &report);
     detail::cuda_check(cudaMemcpy(out.data(), dout, out.size() * sizeof(float), cudaMemcpyDeviceToHost),
                        "copy similarities");
   } catch (...) {

@@ -8,7 +8,9 @@
 // lower_bound adds "partner":p, the other image's index (lower_bound_partner over a dataset of
 // --dataset-size images, default N); both views are cut from the given image size, since the
 // tool knows only one image. Output does not depend on --threads.
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <algorithm>
 #include <memory>
 #include <string>
@@ -94,9 +96,13 @@ void run_sample(const sample_args& a) {
       }
       text += "}\n";
     }
-    std::fwrite(text.data(), 1, text.size(), stdout);
+    if (std::fwrite(text.data(), 1, text.size(), stdout) != text.size()) {
+      throw vdiv::io_error("cannot write to standard output: " + std::string(std::strerror(errno)));
+    }
   }
-  std::fflush(stdout);
+  if (std::fflush(stdout) != 0) {
+    throw vdiv::io_error("cannot write to standard output: " + std::string(std::strerror(errno)));
+  }
 }
 
 const vdiv::cli::register_command registration{"sample", [](CLI::App& app) {

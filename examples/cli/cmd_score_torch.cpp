@@ -3,15 +3,18 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
 #include <functional>
-#include <iostream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <optional>
 #include <sstream>
 #include <vdiv/estimator/score.hpp>
 #include <vdiv/estimator/torchscript_encoder.hpp>
 #include <vdiv/io/coco.hpp>
+#include <vdiv/io/detail/file.hpp>
 #include <vdiv/io/image_folder.hpp>
 
 #include "command.hpp"
@@ -39,7 +42,7 @@ struct score_args {
   double reg = 0.05;
   int iters = 10;
   double fraction = 1.0;
-  std::size_t pairs = 0;
+  std::optional<std::size_t> pairs;
   std::uint64_t seed = 0;
   std::string device = "cpu";
   std::string ot_device;  // empty: same as device
@@ -48,36 +51,86 @@ struct score_args {
   std::string accuracy_csv;
   unsigned threads = 2;
   std::size_t chunk = 8;
+  std::string fallbacks = "skip";
   bool fresh = false;
 };
 
-std::vector<est::dataset_entry> load_dataset(const score_args& a, vdiv::dataset_kind& preset_kind) {
+/// The dataset's entries, what loading it dropped (report), and that as one line of text.
+struct loaded_dataset {
+  std::vector<est::dataset_entry> entries;
+  nlohmann::json report;
+  std::string summary;
+};
+
+vdiv::dataset_kind dataset_kind_of(const std::string& kind) {
+  if (kind == "scenes" || kind == "coco") return vdiv::dataset_kind::coco;
+  if (kind == "folder") return vdiv::dataset_kind::imagenet100;
+  throw vdiv::invalid_argument("--data kind must be coco, folder or scenes, got '" + kind + "'");
+}
+
+loaded_dataset load_dataset(const score_args& a) {
   const std::string& kind = a.data[0];
   const fs::path path = a.data[1];
-  std::vector<est::dataset_entry> entries;
+  loaded_dataset out;
   auto from_coco = [&](const fs::path& json, const fs::path& images) {
     const auto coco = vdiv::io::load_coco(json, images);
     for (const auto& image : coco.images) {
-      entries.push_back({coco.image_dir / image.file_name, image.width, image.height, image.boxes});
+      out.entries.push_back({coco.image_dir / image.file_name, image.width, image.height, image.boxes});
     }
+    const auto& r = coco.report;
+    out.report = {{"annotations", r.annotations},
+                  {"kept", r.kept},
+                  {"clipped", r.clipped},
+                  {"dropped_unknown_image", r.dropped_unknown_image},
+                  {"dropped_unknown_category", r.dropped_unknown_category},
+                  {"dropped_invalid", r.dropped_invalid},
+                  {"dropped_empty", r.dropped_empty},
+                  {"dropped_crowd", r.dropped_crowd},
+                  {"images_without_boxes", r.images_without_boxes}};
+    const auto dropped = r.dropped_unknown_image + r.dropped_unknown_category + r.dropped_invalid +
+                         r.dropped_empty + r.dropped_crowd;
+    std::ostringstream line;
+    line << json.string() << ": " << coco.images.size() << " images, " << r.annotations
+         << " annotations: " << r.kept << " kept (" << r.clipped << " clipped to their image), "
+         << dropped << " dropped";
+    if (dropped > 0) {
+      line << " (" << r.dropped_unknown_image << " unknown image, " << r.dropped_unknown_category
+           << " unknown category, " << r.dropped_invalid << " invalid box, " << r.dropped_empty
+           << " empty after clipping, " << r.dropped_crowd << " crowd)";
+    }
+    line << "; " << r.images_without_boxes << " images without boxes";
+    out.summary = line.str();
   };
   if (kind == "scenes") {
-    preset_kind = vdiv::dataset_kind::coco;
     from_coco(path / "instances.json", path / "images");
   } else if (kind == "coco") {
-    preset_kind = vdiv::dataset_kind::coco;
     VDIV_EXPECTS(fs::is_regular_file(path),
                  "--data coco expects the instances JSON file, got " + path.string());
     from_coco(path, a.images.empty() ? path.parent_path() / "images" : fs::path(a.images));
-  } else if (kind == "folder") {
-    preset_kind = vdiv::dataset_kind::imagenet100;
-    const auto folder = vdiv::io::load_image_folder(path, a.pseudo_boxes);
-    for (const auto& image : folder.images) entries.push_back({image.file, 0, 0, image.boxes});
   } else {
-    throw vdiv::invalid_argument("--data kind must be coco, folder or scenes, got '" + kind + "'");
+    const auto folder = vdiv::io::load_image_folder(path, a.pseudo_boxes);
+    for (const auto& image : folder.images) out.entries.push_back({image.file, 0, 0, image.boxes});
+    const auto& r = folder.report;
+    out.report = {{"images", r.images},
+                  {"ignored_files", r.ignored_files},
+                  {"boxes_kept", r.boxes_kept},
+                  {"boxes_over_limit", r.boxes_over_limit},
+                  {"boxes_invalid", r.boxes_invalid},
+                  {"unknown_box_entries", r.unknown_box_entries},
+                  {"images_with_boxes", r.images_with_boxes}};
+    std::ostringstream line;
+    line << path.string() << ": " << r.images << " images (" << r.ignored_files
+         << " other files ignored)";
+    if (!a.pseudo_boxes.empty()) {
+      line << "; pseudo boxes: " << r.boxes_kept << " kept, " << r.boxes_over_limit
+           << " over the limit of 3 per image, " << r.boxes_invalid << " invalid, "
+           << r.unknown_box_entries << " entries naming no image; " << r.images_with_boxes
+           << " images with boxes";
+    }
+    out.summary = line.str();
   }
-  VDIV_EXPECTS(!entries.empty(), "dataset " + path.string() + " has no images");
-  return entries;
+  VDIV_EXPECTS(!out.entries.empty(), "dataset " + path.string() + " has no images");
+  return out;
 }
 
 std::vector<vdiv::view_config> parse_configs(const std::string& list, vdiv::dataset_kind kind) {
@@ -97,17 +150,36 @@ std::vector<vdiv::view_config> parse_configs(const std::string& list, vdiv::data
   return configs;
 }
 
-// A run's identity, so a checkpoint is only ever resumed by the same experiment.
-std::string run_signature(const score_args& a) {
-  std::ostringstream s;
-  s << a.data[0] << '|' << fs::absolute(a.data[1]).string() << '|' << a.configs << '|'
-    << a.strategy << '|' << a.weights << '|' << a.solver << '|' << a.reg << '|' << a.iters << '|'
-    << a.fraction << '|' << a.pairs << '|' << a.seed << '|' << fs::absolute(a.encoder).string()
-    << '|' << fs::file_size(a.encoder) << '|'
-    << fs::last_write_time(a.encoder).time_since_epoch().count();
-  std::ostringstream hex;
-  hex << std::hex << std::hash<std::string>{}(s.str());
-  return hex.str();
+std::string number_text(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.17g", v);
+  return buf;
+}
+
+// Everything that decides the run's scores (not --threads or --chunk, which do not), so a
+// checkpoint is only ever resumed by the same experiment on the same data and encoder.
+nlohmann::json run_description(const score_args& a, const est::score_options& o,
+                               const std::vector<est::dataset_entry>& entries,
+                               const std::string& ot_backend) {
+  std::string configs;
+  for (const auto c : o.configs) configs += (configs.empty() ? "" : ",") + std::string(vdiv::to_string(c));
+  return {{"data", a.data[0] + ":" + fs::absolute(a.data[1]).lexically_normal().string()},
+          {"dataset", std::to_string(entries.size()) + " images, fingerprint " +
+                          est::dataset_fingerprint(entries)},
+          {"configs", configs},
+          {"strategy", est::to_string(o.strategy)},
+          {"weights", a.weights},
+          {"solver", a.solver},
+          {"reg", number_text(a.reg)},
+          {"iters", std::to_string(a.iters)},
+          {"fraction", number_text(a.fraction)},
+          {"pairs", a.pairs ? std::to_string(*a.pairs) : "one per selected image"},
+          {"seed", std::to_string(a.seed)},
+          {"encoder", fs::absolute(a.encoder).lexically_normal().string() + " (" +
+                          est::file_fingerprint(a.encoder) + ")"},
+          {"device", a.device},
+          {"ot_backend", ot_backend},
+          {"fallbacks", est::to_string(o.fallbacks)}};
 }
 
 class progress_bar {
@@ -142,20 +214,21 @@ class progress_bar {
 void run_score(const score_args& a) {
   VDIV_EXPECTS(a.data.size() == 2, "--data takes a kind and a path: --data scenes DIR");
   VDIV_EXPECTS(!a.encoder.empty(), "--encoder model.pt is required");
-  vdiv::dataset_kind preset_kind{};
-  const auto entries = load_dataset(a, preset_kind);
-
+  // Everything that can be checked without the data is checked before any file is touched,
+  // so a rejected command leaves nothing behind.
+  const vdiv::dataset_kind preset_kind = dataset_kind_of(a.data[0]);
   est::score_options options;
   options.dataset = preset_kind;
   options.configs = parse_configs(a.configs, preset_kind);
   options.strategy = est::parse_patch_strategy(a.strategy);
   options.fraction = a.fraction;
-  if (a.pairs > 0) options.pairs = a.pairs;
+  options.pairs = a.pairs;
   options.seed = a.seed;
   options.threads = a.threads;
   options.chunk_pairs = a.chunk;
   options.ot.reg = a.reg;
   options.ot.iters = a.iters;
+  options.fallbacks = est::parse_fallback_policy(a.fallbacks);
   VDIV_EXPECTS(a.weights == "uniform" || a.weights == "cross_reference",
                "--weights must be uniform or cross_reference, got '" + a.weights + "'");
   options.ot.weights = a.weights == "uniform" ? vdiv::marginal_kind::uniform
@@ -170,9 +243,27 @@ void run_score(const score_args& a) {
     throw vdiv::invalid_argument("--solver must be sinkhorn, sinkhorn_log or exact, got '" +
                                  a.solver + "'");
   }
-
+  est::check_score_options(options);
   VDIV_EXPECTS(a.device == "cpu" || a.device == "cuda",
                "--device must be cpu or cuda, got '" + a.device + "'");
+  const std::string ot_device = a.ot_device.empty() ? a.device : a.ot_device;
+  VDIV_EXPECTS(ot_device == "cpu" || ot_device == "cuda",
+               "--ot-device must be cpu or cuda, got '" + ot_device + "'");
+  VDIV_EXPECTS(ot_device == "cpu" || a.device == "cuda",
+               "--ot-device cuda reads the encoder's GPU output: it needs --device cuda");
+  const fs::path out = a.out;
+  const fs::path checkpoint_file = out.string() + ".ckpt.jsonl";
+  vdiv::detail::check_output_path(out, "--out");
+  vdiv::detail::check_output_path(checkpoint_file, "--out's checkpoint");
+#ifndef VDIV_CLI_NO_OPENCV_LIBS
+  const fs::path plot = a.plot.empty() ? fs::path(out).replace_extension(".png") : fs::path(a.plot);
+  vdiv::detail::check_output_path(plot, "--plot");
+#endif
+  std::map<std::string, double> accuracy;
+  if (!a.accuracy_csv.empty()) accuracy = est::read_accuracy_csv(a.accuracy_csv);
+
+  const auto dataset = load_dataset(a);
+  const auto& entries = dataset.entries;
   if (a.device == "cuda" && !torch::cuda::is_available()) {
     throw vdiv::invalid_argument("--device cuda: this LibTorch build or machine has no CUDA device");
   }
@@ -191,11 +282,6 @@ void run_score(const score_args& a) {
   // --device cuda: OT runs on the GPU too, on the encoder's CUDA output as it is (no copy of
   // the features to the host). The exact solver is CPU-only, so it keeps the host path;
   // --ot-device cpu does too (to compare the two OT backends on the same features).
-  const std::string ot_device = a.ot_device.empty() ? a.device : a.ot_device;
-  VDIV_EXPECTS(ot_device == "cpu" || ot_device == "cuda",
-               "--ot-device must be cpu or cuda, got '" + ot_device + "'");
-  VDIV_EXPECTS(ot_device == "cpu" || a.device == "cuda",
-               "--ot-device cuda reads the encoder's GPU output: it needs --device cuda");
   bool ot_on_gpu = false;
   est::block_encoder_fn encode_on_device;
   if (ot_device == "cuda" && options.ot.solver != vdiv::solver_kind::exact) {
@@ -217,15 +303,15 @@ void run_score(const score_args& a) {
 #endif
   }
 
-  const fs::path out = a.out;
-  const fs::path checkpoint_file = out.string() + ".ckpt.jsonl";
   if (a.fresh) fs::remove(checkpoint_file);
-  est::checkpoint ckpt(checkpoint_file, run_signature(a));
+  est::checkpoint ckpt(checkpoint_file, run_description(a, options, entries, options.ot_engine.name));
   if (!ckpt.done().empty()) {
     std::fprintf(stderr, "resuming from %s: %zu pairs already scored%s\n",
                  checkpoint_file.string().c_str(), ckpt.done().size(),
                  ckpt.torn_lines() ? " (a torn line from the interruption was ignored)" : "");
   }
+  std::printf("data: %s\n", dataset.summary.c_str());
+  std::fflush(stdout);
   progress_bar bar;
   bar.set_first(ckpt.done().size());
   auto report = ot_on_gpu ? est::score(entries, options, encode_on_device, &ckpt, std::ref(bar))
@@ -237,19 +323,17 @@ void run_score(const score_args& a) {
   report.settings["reg"] = std::to_string(a.reg);
   report.settings["iters"] = std::to_string(a.iters);
   report.settings["device"] = a.device;
-  if (!a.accuracy_csv.empty()) {
-    const auto accuracy = est::read_accuracy_csv(a.accuracy_csv);
-    for (auto& c : report.configs) {
-      if (const auto it = accuracy.find(c.config); it != accuracy.end()) c.accuracy = it->second;
-    }
+  report.data_report = dataset.report;
+  for (auto& c : report.configs) {
+    if (const auto it = accuracy.find(c.config); it != accuracy.end()) c.accuracy = it->second;
   }
 
-  std::printf("%-26s %8s %8s %19s %7s %7s %8s\n", "config", "mean S", "std", "95% CI", "pairs",
-              "skipped", "time(s)");
+  std::printf("%-26s %8s %8s %19s %7s %7s %8s %8s\n", "config", "mean S", "std", "95% CI", "pairs",
+              "skipped", "fallback", "time(s)");
   for (const auto& c : report.configs) {
-    std::printf("%-26s %8.4f %8.4f [%8.4f, %8.4f] %7zu %7zu %8.1f\n", c.config.c_str(),
+    std::printf("%-26s %8.4f %8.4f [%8.4f, %8.4f] %7zu %7zu %8zu %8.1f\n", c.config.c_str(),
                 c.summary.mean, c.summary.stddev, c.summary.ci95_low, c.summary.ci95_high,
-                c.summary.count, c.pairs_skipped, c.seconds);
+                c.summary.count, c.pairs_skipped, c.pairs_fell_back, c.seconds);
   }
   const auto& t = report.time;
   std::printf("pairs scored %zu (resumed %zu), images skipped %zu, %.1f s wall, %.2f pairs/s; "
@@ -257,16 +341,54 @@ void run_score(const score_args& a) {
               report.pairs_scored, report.pairs_resumed, report.images_skipped, t.total,
               t.total > 0 ? double(report.pairs_scored) / t.total : 0.0, t.prepare, t.encode, t.ot,
               t.total > 0 ? 100.0 * t.ot / t.total : 0.0);
+  std::fflush(stdout);
+  // Fallbacks change what a score means, so they are said out loud, not only counted.
+  for (const auto& c : report.configs) {
+    if (c.pairs_fell_back > 0 && double(c.pairs_fell_back) > 0.01 * double(c.pairs_requested)) {
+      std::fprintf(stderr,
+                   "warning: %s: %zu of %zu pairs (%.1f%%) fell back: the sampler could not meet "
+                   "the config's constraints in their images (%s; --fallbacks %s)%s\n",
+                   c.config.c_str(), c.pairs_fell_back, c.pairs_requested,
+                   100.0 * double(c.pairs_fell_back) / double(c.pairs_requested),
+                   options.fallbacks == est::fallback_policy::skip ? "skipped" : "scored anyway",
+                   options.fallbacks == est::fallback_policy::skip ? "score scores them" : "skip skips them",
+                   dataset.report.contains("images_without_boxes") &&
+                           dataset.report["images_without_boxes"].get<std::uint64_t>() > 0
+                       ? "; some images have no boxes"
+                       : "");
+    }
+    if (c.sinkhorn_log_fallbacks > 0) {
+      std::fprintf(stderr,
+                   "warning: %s: Sinkhorn's scaling under- or overflowed for %zu pairs at --reg "
+                   "%g; they were solved in the log domain (pass --solver sinkhorn_log or a larger "
+                   "--reg)\n",
+                   c.config.c_str(), c.sinkhorn_log_fallbacks, a.reg);
+    }
+    if (c.exact_pivot_limit > 0) {
+      std::fprintf(stderr,
+                   "warning: %s: the exact solver hit its pivot limit for %zu pairs (feasible, "
+                   "maybe not optimal plans)\n",
+                   c.config.c_str(), c.exact_pivot_limit);
+    }
+  }
+  if (!dataset.report.is_null()) {
+    const auto& r = dataset.report;
+    const auto dropped = r.value("dropped_unknown_image", 0) + r.value("dropped_unknown_category", 0) +
+                         r.value("dropped_invalid", 0) + r.value("dropped_empty", 0) +
+                         r.value("dropped_crowd", 0) + r.value("boxes_invalid", 0) +
+                         r.value("unknown_box_entries", 0);
+    if (dropped > 0) {
+      std::fprintf(stderr, "warning: %zu annotations or boxes of the dataset were dropped (see "
+                   "\"data:\" above and data_report in %s)\n", std::size_t(dropped),
+                   out.string().c_str());
+    }
+  }
 
-  std::ofstream json(out);
-  if (!json) throw vdiv::io_error("cannot write report " + out.string());
-  json << est::to_json(report).dump(2) << '\n';
+  vdiv::detail::write_file_atomic(out, est::to_json(report).dump(2) + '\n');
 #ifdef VDIV_CLI_NO_OPENCV_LIBS
-  json.close();
   std::printf("wrote %s (no plot: this vdiv was built with OpenCV headers only)\n",
               out.string().c_str());
 #else
-  const fs::path plot = a.plot.empty() ? fs::path(out).replace_extension(".png") : fs::path(a.plot);
   est::write_plot(report, plot);
   std::printf("wrote %s and %s\n", out.string().c_str(), plot.string().c_str());
 #endif
@@ -284,18 +406,27 @@ const vdiv::cli::register_command registration{"score", [](CLI::App& app) {
   sub->add_option("--strategy", args->strategy, "patches per view: grid (13) | sampling (9)")->capture_default_str();
   sub->add_option("--weights", args->weights, "marginals: uniform | cross_reference")->capture_default_str();
   sub->add_option("--solver", args->solver, "sinkhorn | sinkhorn_log | exact")->capture_default_str();
-  sub->add_option("--reg", args->reg, "Sinkhorn entropic regularisation")->capture_default_str();
-  sub->add_option("--iters", args->iters, "Sinkhorn iterations")->capture_default_str();
-  sub->add_option("--fraction", args->fraction, "fraction of the dataset's images to use")->capture_default_str();
-  sub->add_option("--pairs", args->pairs, "pairs per config (default: one per selected image)");
+  sub->add_option("--reg", args->reg, "Sinkhorn entropic regularisation")->capture_default_str()
+      ->check(vdiv::cli::number_in(0, INFINITY, /*lo_open=*/true));
+  sub->add_option("--iters", args->iters, "Sinkhorn iterations")->capture_default_str()
+      ->check(vdiv::cli::number_in(1));
+  sub->add_option("--fraction", args->fraction, "fraction of the dataset's images to use")->capture_default_str()
+      ->check(vdiv::cli::number_in(0, 1, /*lo_open=*/true));
+  sub->add_option("--pairs", args->pairs, "pairs per config (default: one per selected image)")
+      ->check(vdiv::cli::number_in(1));
+  sub->add_option("--fallbacks", args->fallbacks,
+                  "pairs whose sampler fell back (constraints not met): skip | score (both counted)")
+      ->capture_default_str()->check(CLI::IsMember({"skip", "score"}));
   sub->add_option("--seed", args->seed, "seed of every random draw")->capture_default_str();
   sub->add_option("--device", args->device, "encoder and OT device: cpu | cuda (OT on the GPU too, except --solver exact)")->capture_default_str();
   sub->add_option("--ot-device", args->ot_device, "OT device if not --device's: cpu | cuda");
   sub->add_option("--out", args->out, "JSON report (checkpoint: <out>.ckpt.jsonl)")->capture_default_str();
   sub->add_option("--plot", args->plot, "PNG plot (default: <out> with .png)");
   sub->add_option("--accuracy", args->accuracy_csv, "CSV 'config,accuracy' to plot accuracy vs S");
-  sub->add_option("--threads", args->threads, "CPU threads for decoding/cropping and the encoder")->capture_default_str();
-  sub->add_option("--chunk", args->chunk, "pairs per encoder batch")->capture_default_str();
+  sub->add_option("--threads", args->threads, "CPU threads for decoding/cropping and the encoder")->capture_default_str()
+      ->check(vdiv::cli::number_in(1));
+  sub->add_option("--chunk", args->chunk, "pairs per encoder batch")->capture_default_str()
+      ->check(vdiv::cli::number_in(1));
   sub->add_flag("--fresh", args->fresh, "ignore (delete) an existing checkpoint and start over");
   sub->callback([args] { run_score(*args); });
 }};

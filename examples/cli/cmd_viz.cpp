@@ -16,6 +16,7 @@
 #include <memory>
 #include <string>
 #include <vdiv/core/error.hpp>
+#include <vdiv/io/detail/file.hpp>
 #include <vdiv/sampling/box_text.hpp>
 #include <vdiv/sampling/pair_sampler.hpp>
 #include <vdiv/sampling/presets.hpp>
@@ -57,6 +58,7 @@ void dashed_rectangle(cv::Mat& img, const cv::Rect& r, const cv::Scalar& colour,
 
 void run_viz(const viz_args& a) {
   const vdiv::preset preset = vdiv::parse_preset(a.preset);
+  vdiv::detail::check_output_path(a.out, "--out");
   cv::Mat canvas;
   if (!a.image.empty()) {
     canvas = cv::imread(a.image, cv::IMREAD_COLOR);
@@ -98,7 +100,9 @@ void run_viz(const viz_args& a) {
   }
   cv::putText(canvas, vdiv::to_string(preset), cv::Point(6, H - 8), cv::FONT_HERSHEY_SIMPLEX,
               font, cv::Scalar(0, 0, 0), 1, cv::LINE_AA);
-  if (!cv::imwrite(a.out, canvas)) throw vdiv::io_error("cannot write PNG '" + a.out + "'");
+  std::vector<uchar> png;
+  if (!cv::imencode(".png", canvas, png)) throw vdiv::io_error("cannot encode PNG '" + a.out + "'");
+  vdiv::detail::write_file_atomic(a.out, png.data(), png.size());
 }
 
 const vdiv::cli::register_command registration{"viz", [](CLI::App& app) {

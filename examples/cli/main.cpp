@@ -2,6 +2,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <csignal>
 #include <cstdlib>
 #include <cstring>
 #include <cstdio>
@@ -20,6 +22,9 @@ int main(int argc, char** argv) {
     ::execv("/proc/self/exe", argv);  // returns only on failure: carry on with the default
   }
 #endif
+  // A file-size limit (ulimit -f) must fail a write with EFBIG, which vdiv reports naming the
+  // file, instead of killing the process with SIGXFSZ half-way through a file.
+  std::signal(SIGXFSZ, SIG_IGN);
   CLI::App app{"vdiv: view samplers and EMD view-diversity scores for self-supervised learning"};
   app.require_subcommand(1);
   auto& registry = vdiv::cli::command_registry();
@@ -36,6 +41,13 @@ int main(int argc, char** argv) {
   } catch (const std::exception& e) {
     std::fprintf(stderr, "vdiv: unexpected error: %s\n", e.what());
     return 2;
+  }
+  // Output that never reached its destination (a full disk, /dev/full, a closed pipe) is a
+  // failure, not a success with nothing written.
+  if (std::fflush(stdout) != 0 || std::ferror(stdout)) {
+    std::fprintf(stderr, "vdiv: error: cannot write to standard output: %s\n",
+                 std::strerror(errno ? errno : EIO));
+    return 1;
   }
   return 0;
 }

@@ -25,12 +25,13 @@ TEST_CASE("a host backend that runs the CPU engine gives bit-identical per-pair 
   auto custom = options;
   custom.ot_engine.name = "counting_cpu";
   custom.ot_engine.run = [calls](const vdiv::feature_batch<float>& x,
-                                 const vdiv::feature_batch<float>& y, const vdiv::emd_options& o) {
+                                 const vdiv::feature_batch<float>& y, const vdiv::emd_options& o,
+                                 vdiv::ot_report& report) {
     ++*calls;
     // x and y are strided views of one [pair][view][patch][dim] buffer: y follows x's patches.
     CHECK(y.data == x.data + x.rows * x.dim);
     CHECK(x.bstride() == 2 * x.rows * x.dim);
-    return vdiv::similarity(vdiv::cpu{}, x, y, o);
+    return vdiv::similarity(vdiv::cpu{}, x, y, o, {.report = &report});
   };
   est::checkpoint custom_ckpt(dir / "custom.jsonl", "sig");
   const auto run = est::score(data, custom, vdiv::test::grid_encoder, &custom_ckpt);
@@ -48,7 +49,7 @@ TEST_CASE("feature memory the backend cannot read is an error that names both si
   // A backend that reads device memory, fed host features.
   options.ot_engine = {.name = "fake_gpu", .memory = est::feature_memory::device,
                        .run = [](const vdiv::feature_batch<float>& x, const vdiv::feature_batch<float>&,
-                                 const vdiv::emd_options&) {
+                                 const vdiv::emd_options&, vdiv::ot_report&) {
                          return std::vector<float>(std::size_t(x.batch), 0.5f);
                        }};
   CHECK_THROWS_WITH_AS(est::score(data, options, vdiv::test::grid_encoder),
@@ -62,7 +63,7 @@ TEST_CASE("a backend returning the wrong number of similarities is an error") {
   options.configs = {vdiv::view_config::baseline};
   options.ot_engine = {.name = "short", .run = [](const vdiv::feature_batch<float>&,
                                                   const vdiv::feature_batch<float>&,
-                                                  const vdiv::emd_options&) {
+                                                  const vdiv::emd_options&, vdiv::ot_report&) {
                          return std::vector<float>(1, 0.5f);
                        }};
   CHECK_THROWS_WITH_AS(est::score(data, options, vdiv::test::grid_encoder),

@@ -201,3 +201,92 @@ TEST_CASE("image selection is a keyed shuffle whose prefixes are nested") {
   for (std::uint32_t i = 0; i < 1000; ++i) CHECK(sorted[i] == i);  // a permutation
   CHECK(est::select_images(1000, 0.1, 6) != tenth);
 }
+
+TEST_CASE("pairs whose sampler fell back are counted, and skipped unless told to score them") {
+  auto data = make_images("fallbacks", 12);
+  for (auto& e : data.entries) e.boxes.clear();  // no instance for instance_vs_background
+  auto options = small_options();
+  options.configs = {vdiv::view_config::baseline, vdiv::view_config::instance_vs_background};
+  options.pairs = 12;
+  const auto file = data.root / "fallbacks.ckpt.jsonl";
+  est::run_report skipped;
+  {
+    est::checkpoint ckpt(file, "sig");
+    skipped = est::score(data.entries, options, quadrant_encoder, &ckpt);
+  }
+  CHECK(skipped.settings.at("fallbacks") == "skip");
+  CHECK(skipped.configs[0].pairs_fell_back == 0);  // baseline has no constraint to miss
+  CHECK(skipped.configs[0].summary.count == 12);
+  const auto& ivb = skipped.configs[1];
+  CHECK(ivb.pairs_fell_back == 12);
+  CHECK(ivb.pairs_skipped == 12);
+  CHECK(ivb.summary.count == 0);
+  // A resumed run still knows which pairs fell back.
+  est::checkpoint resumed_ckpt(file, "sig");
+  const auto resumed = est::score(data.entries, options, quadrant_encoder, &resumed_ckpt);
+  CHECK(resumed.pairs_resumed == 24);
+  CHECK(resumed.configs[1].pairs_fell_back == 12);
+  CHECK(resumed.configs[1].pairs_skipped == 12);
+
+  options.fallbacks = est::fallback_policy::score;
+  const auto scored = est::score(data.entries, options, quadrant_encoder);
+  CHECK(scored.configs[1].pairs_fell_back == 12);
+  CHECK(scored.configs[1].pairs_skipped == 0);
+  CHECK(scored.configs[1].summary.count == 12);
+  const auto json = est::to_json(scored);
+  CHECK(json["configs"][1]["pairs_fell_back"] == 12);
+  CHECK(json["settings"]["fallbacks"] == "score");
+}
+
+TEST_CASE("pairs whose Sinkhorn scaling underflows are re-solved in the log domain and counted") {
+  const auto data = make_images("underflow", 8);
+  auto options = small_options();
+  options.configs = {vdiv::view_config::baseline};
+  options.ot.reg = 1e-4;
+  const auto report = est::score(data.entries, options, quadrant_encoder);
+  CHECK(report.configs[0].sinkhorn_log_fallbacks > 0);
+  CHECK(report.configs[0].sinkhorn_log_fallbacks == report.configs[0].sinkhorn_numerical_stops);
+  auto log_domain = options;
+  log_domain.ot.solver = vdiv::solver_kind::sinkhorn_log;
+  const auto expected = est::score(data.entries, log_domain, quadrant_encoder);
+  CHECK(expected.configs[0].sinkhorn_log_fallbacks == 0);
+  CHECK(report.configs[0].summary.mean ==
+        doctest::Approx(expected.configs[0].summary.mean).epsilon(1e-4));
+  CHECK(est::to_json(report)["configs"][0]["sinkhorn_log_fallbacks"] ==
+        report.configs[0].sinkhorn_log_fallbacks);
+}
+
+TEST_CASE("options are checked before any work, naming the option") {
+  auto options = small_options();
+  options.pairs = 0;
+  CHECK_THROWS_WITH_AS(est::check_score_options(options), doctest::Contains("--pairs must be at least 1"),
+                       vdiv::invalid_argument);
+  options = small_options();
+  options.fraction = 1.5;
+  CHECK_THROWS_WITH_AS(est::check_score_options(options), doctest::Contains("--fraction"),
+                       vdiv::invalid_argument);
+  options = small_options();
+  options.ot.iters = 0;
+  CHECK_THROWS_WITH_AS(est::check_score_options(options), doctest::Contains("--iters"),
+                       vdiv::invalid_argument);
+  CHECK_NOTHROW(est::check_score_options(small_options()));
+}
+
+TEST_CASE("the dataset fingerprint changes with any box or rewritten image, and only then") {
+  auto data = make_images("fingerprint", 4);
+  const auto first = est::dataset_fingerprint(data.entries);
+  CHECK(first.size() == 16);
+  CHECK(est::dataset_fingerprint(data.entries) == first);
+  auto moved = data.entries;
+  moved[2].boxes[0].x1 += 1;
+  CHECK(est::dataset_fingerprint(moved) != first);
+  auto fewer = data.entries;
+  fewer.pop_back();
+  CHECK(est::dataset_fingerprint(fewer) != first);
+  // Rewriting one image (same size, new content, new modification time) changes it too.
+  const auto image = vdiv::io::read_image(data.entries[1].file);
+  fs::last_write_time(data.entries[1].file, fs::last_write_time(data.entries[1].file) - std::chrono::seconds(5));
+  const auto before = est::dataset_fingerprint(data.entries);
+  vdiv::io::write_png(data.entries[1].file, image);
+  CHECK(est::dataset_fingerprint(data.entries) != before);
+}

@@ -59,7 +59,7 @@ if r.returncode != 0 or any(s != s for s in json.loads(r.stdout)["similarity"]):
 # Bad inputs: non-zero exit and a message naming the problem.
 bad = [
     (("--x", f("cli_x_nan.npy"), "--y", f("cli_y.npy")), "x[item 1, row 4] has a non-finite value"),
-    (("--x", f("does_not_exist.npy"), "--y", f("cli_y.npy")), "cannot open"),
+    (("--x", f("does_not_exist.npy"), "--y", f("cli_y.npy")), "no such file"),
     (("--x", f("cli_x_f64.npy"), "--y", f("cli_y.npy")), "expected float32"),
     (("--x", f("cli_x.npy"), "--y", f("cli_y_wrong_dim.npy")), "feature dimension"),
     (("--x", f("cli_x_single.npy"), "--y", f("cli_y.npy")), "dimensions"),

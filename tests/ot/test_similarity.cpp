@@ -158,3 +158,37 @@ TEST_CASE("interleaved [pair][view][patch][dim] features are scored without a sp
           vdiv::similarity(vdiv::cpu{}, vdiv::features(xs.data(), B, P, D), vdiv::features(ys.data(), B, P, D)));
   }
 }
+
+TEST_CASE("a Sinkhorn item whose scaling underflows is re-solved in the log domain and counted") {
+  // Random float32 features (seed printed by main): at reg 0.005 exp(-C / reg) underflows for
+  // most cells, the scaling form stops at once and POT's stale plan gives S ~ 0.
+  std::mt19937_64 rng(vdiv::test::seed());
+  std::normal_distribution<float> g(0.f, 1.f);
+  vdiv::row_matrix<float> x(4 * 13, 64), y(4 * 13, 64);
+  for (long k = 0; k < x.size(); ++k) x.data()[k] = g(rng), y.data()[k] = g(rng);
+  const auto xv = vdiv::features(x.data(), 4, 13, 64), yv = vdiv::features(y.data(), 4, 13, 64);
+  const vdiv::emd_options tiny{.reg = 0.005};
+  vdiv::ot_report rep;
+  const auto s = vdiv::similarity(vdiv::cpu{}, xv, yv, tiny, {.report = &rep});
+  auto log_domain = tiny;
+  log_domain.solver = vdiv::solver_kind::sinkhorn_log;
+  const auto expected = vdiv::similarity(vdiv::cpu{}, xv, yv, log_domain);
+  REQUIRE(rep.sinkhorn_numerical_stops > 0);
+  CHECK(rep.sinkhorn_log_fallbacks == rep.sinkhorn_numerical_stops);
+  for (std::size_t b = 0; b < s.size(); ++b) {
+    CHECK(s[b] == doctest::Approx(expected[b]).epsilon(1e-4));
+    CHECK(s[b] > 0.05f);
+  }
+  // The same with 3 threads: same values, same counts.
+  vdiv::ot_report rep3;
+  CHECK(vdiv::similarity(vdiv::cpu{.threads = 3}, xv, yv, tiny, {.report = &rep3}) == s);
+  CHECK(rep3.sinkhorn_log_fallbacks == rep.sinkhorn_log_fallbacks);
+  // log_fallback = false keeps POT's behaviour: the stale iterate (S ~ 0), only counted.
+  auto pot = tiny;
+  pot.log_fallback = false;
+  vdiv::ot_report rep_pot;
+  const auto stale = vdiv::similarity(vdiv::cpu{}, xv, yv, pot, {.report = &rep_pot});
+  CHECK(rep_pot.sinkhorn_numerical_stops == rep.sinkhorn_numerical_stops);
+  CHECK(rep_pot.sinkhorn_log_fallbacks == 0);
+  CHECK(*std::min_element(stale.begin(), stale.end()) < 0.01f);
+}

@@ -10,7 +10,7 @@ TEST_CASE("options, tags and reports are printable with designated-initialiser s
   CHECK(os.str().find(".weights = cross_reference, .solver = exact, .reg = 0.03, .iters = 10") != std::string::npos);
   os.str("");
   os << vdiv::cpu{.threads = 4} << " " << vdiv::ot_report{.sinkhorn_numerical_stops = 2};
-  CHECK(os.str() == "cpu{.threads = 4} ot_report{.sinkhorn_numerical_stops = 2, .exact_pivot_limit = 0, "
+  CHECK(os.str() == "cpu{.threads = 4} ot_report{.sinkhorn_numerical_stops = 2, .sinkhorn_log_fallbacks = 0, .exact_pivot_limit = 0, "
                     ".sinkhorn_iterations = 0}");
 }
 

@@ -59,9 +59,9 @@ inline ot_backend cuda_ot_backend(cudaStream_t stream = nullptr) {
   backend.name = "cuda";
   backend.memory = feature_memory::device;
   backend.run = [scratch, stream](const feature_batch<float>& x, const feature_batch<float>& y,
-                                  const emd_options& o) {
+                                  const emd_options& o, ot_report& report) {
     float* out = scratch->reserve(x.batch);
-    vdiv::similarity(vdiv::cuda{stream}, x, y, out, o);  // synchronises `stream`
+    vdiv::similarity(vdiv::cuda{stream}, x, y, out, o, &report);  // synchronises `stream`
     std::vector<float> host(static_cast<std::size_t>(x.batch));
     vdiv::detail::cuda_check(cudaMemcpy(host.data(), out, host.size() * sizeof(float),
                                         cudaMemcpyDeviceToHost),

@@ -39,10 +39,12 @@ struct feature_block {
 };
 
 /// Batched similarity S[b] of x[b] vs y[b]; x and y point into `ot_backend::memory`. Returns the
-/// `x.batch` similarities on the host. Called once per chunk, from the estimator's thread.
+/// `x.batch` similarities on the host and adds the solver's fallback counters to `report`.
+/// Called once per chunk, from the estimator's thread.
 using ot_run_fn = std::function<std::vector<float>(const feature_batch<float>& x,
                                                    const feature_batch<float>& y,
-                                                   const emd_options& options)>;
+                                                   const emd_options& options,
+                                                   ot_report& report)>;
 
 /// Which engine scores the pairs. The default (empty `run`) is the CPU engine
 /// `similarity(cpu{.threads = score_options::ot_threads}, ...)`, exactly as before this seam

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "../core/error.hpp"
+#include "../io/detail/file.hpp"
 #include "statistics.hpp"
 
 namespace vdiv::estimator {
@@ -33,7 +34,12 @@ struct config_report {
   std::string config;
   score_summary summary;
   std::size_t pairs_requested = 0;
-  std::size_t pairs_skipped = 0;  ///< pairs dropped because an image could not be read
+  std::size_t pairs_skipped = 0;    ///< pairs not scored: unreadable image, sampler error or fallback
+  std::size_t pairs_fell_back = 0;  ///< pairs whose sampler fell back (skipped or scored, per policy)
+  /// OT fallbacks among the pairs scored in this run (resumed pairs were counted by the run
+  /// that scored them): Sinkhorn items whose scaling under- or overflowed, those re-solved in
+  /// the log domain, and exact items that hit the pivot limit.
+  std::size_t sinkhorn_numerical_stops = 0, sinkhorn_log_fallbacks = 0, exact_pivot_limit = 0;
   double seconds = 0.0;
   std::vector<stability_row> stability;
   double accuracy = std::nan("");  ///< downstream accuracy, when the user supplied one
@@ -54,6 +60,7 @@ struct run_report {
   std::size_t pairs_scored = 0;
   std::size_t pairs_resumed = 0;   ///< taken from the checkpoint rather than recomputed
   std::size_t images_skipped = 0;  ///< distinct unreadable images
+  nlohmann::json data_report;      ///< what loading the dataset dropped or clipped (set by the caller)
 };
 
 inline nlohmann::json to_json(const score_summary& s) {
@@ -69,6 +76,10 @@ inline nlohmann::json to_json(const run_report& r) {
     j["config"] = c.config;
     j["pairs_requested"] = c.pairs_requested;
     j["pairs_skipped"] = c.pairs_skipped;
+    j["pairs_fell_back"] = c.pairs_fell_back;
+    j["sinkhorn_numerical_stops"] = c.sinkhorn_numerical_stops;
+    j["sinkhorn_log_fallbacks"] = c.sinkhorn_log_fallbacks;
+    j["exact_pivot_limit"] = c.exact_pivot_limit;
     j["seconds"] = c.seconds;
     if (std::isfinite(c.accuracy)) j["accuracy"] = c.accuracy;
     nlohmann::json stability = nlohmann::json::array();
@@ -82,7 +93,7 @@ inline nlohmann::json to_json(const run_report& r) {
   }
   const double pairs_per_second =
       r.time.total > 0 ? double(r.pairs_scored) / r.time.total : 0.0;
-  return {{"settings", r.settings},
+  nlohmann::json out{{"settings", r.settings},
           {"configs", configs},
           {"pairs_scored", r.pairs_scored},
           {"pairs_resumed", r.pairs_resumed},
@@ -93,6 +104,8 @@ inline nlohmann::json to_json(const run_report& r) {
             {"encode", r.time.encode},
             {"ot", r.time.ot},
             {"total_wall", r.time.total}}}};
+  if (!r.data_report.is_null()) out["data_report"] = r.data_report;
+  return out;
 }
 
 /// Reads "config,accuracy" lines (header optional, '#' comments) into a map.
@@ -238,7 +251,9 @@ inline void write_plot(const run_report& report, const std::filesystem::path& fi
       detail::put_text(canvas, c.config, {best.x, best.y + best.height}, 0.36);
     }
   }
-  if (!cv::imwrite(file.string(), canvas)) throw io_error("cannot write plot " + file.string());
+  std::vector<uchar> png;
+  if (!cv::imencode(".png", canvas, png)) throw io_error("cannot encode plot " + file.string());
+  vdiv::detail::write_file_atomic(file, png.data(), png.size());
 }
 
 }  // namespace vdiv::estimator

@@ -10,9 +10,15 @@
 /// with encoding of the previous chunk. Every pair is a pure function of (seed, pair index), so
 /// the score does not depend on the thread count, the chunk size or where a run was resumed.
 
+#include <sys/stat.h>
+#include <zlib.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cmath>
+#include <cstdio>
+#include <cstring>
 #include <cstdint>
 #include <filesystem>
 #include <functional>
@@ -78,6 +84,23 @@ using block_encoder_fn = std::function<feature_block(std::span<const float> imag
 /// Called after every chunk: pairs done so far (of `total`, over all configs).
 using progress_fn = std::function<void(std::size_t done, std::size_t total)>;
 
+/// What to do with a pair whose sampler fell back (could not meet the config's constraints in
+/// its attempt budget). Unconstrained configs (baseline, smaller_crop, larger_crop,
+/// lower_bound) never fall back; for the constrained ones a fallen-back pair's views are not
+/// the config's views (e.g. an "instance" view in an image without boxes), so scoring it would
+/// mix another config into the score.
+enum class fallback_policy : std::uint8_t {
+  skip,   ///< skip and count the pair (the default)
+  score,  ///< score it anyway, and count it
+};
+
+inline fallback_policy parse_fallback_policy(const std::string& text) {
+  if (text == "skip") return fallback_policy::skip;
+  if (text == "score") return fallback_policy::score;
+  throw invalid_argument("unknown fallback policy '" + text + "': expected skip or score");
+}
+inline const char* to_string(fallback_policy p) { return p == fallback_policy::skip ? "skip" : "score"; }
+
 struct score_options {
   std::vector<view_config> configs;                 ///< configs to score, in report order
   dataset_kind dataset = dataset_kind::coco;        ///< which preset scales (coco / imagenet100)
@@ -92,7 +115,83 @@ struct score_options {
   emd_options ot{};
   int ot_threads = 1;                    ///< threads of the default (CPU) OT engine
   ot_backend ot_engine{};                ///< where OT runs; default: the CPU engine
+  fallback_policy fallbacks = fallback_policy::skip;  ///< pairs whose sampler fell back
 };
+
+/// Checks `o` before any work (and before any file is written), with messages that name the
+/// `vdiv score` option. @throws vdiv::invalid_argument.
+inline void check_score_options(const score_options& o) {
+  VDIV_EXPECTS(!o.configs.empty(), "no view configs to score (--configs)");
+  VDIV_EXPECTS(std::isfinite(o.fraction) && o.fraction > 0.0 && o.fraction <= 1.0,
+               "--fraction must lie in (0, 1], got " + std::to_string(o.fraction));
+  VDIV_EXPECTS(!o.pairs || *o.pairs > 0, "--pairs must be at least 1 (leave it out for one pair per selected image)");
+  VDIV_EXPECTS(!o.pairs || *o.pairs <= (std::size_t(1) << 32),
+               "--pairs must be at most 2^32, got " + std::to_string(o.pairs.value_or(0)));
+  VDIV_EXPECTS(o.chunk_pairs > 0, "--chunk must be at least 1");
+  VDIV_EXPECTS(o.patch_size > 0 && o.view_size > 0, "patch and view sizes must be positive");
+  if (o.ot.solver != solver_kind::exact) {
+    VDIV_EXPECTS(std::isfinite(o.ot.reg) && o.ot.reg > 0.0,
+                 "--reg must be a finite number > 0, got " + std::to_string(o.ot.reg));
+    VDIV_EXPECTS(o.ot.iters >= 1, "--iters must be at least 1, got " + std::to_string(o.ot.iters));
+  }
+}
+
+/// A fingerprint of a dataset's contents, so a checkpoint is never resumed on changed data:
+/// zlib's CRC-32 and Adler-32 (as 16 hex digits) over every entry's path, file size and
+/// modification time (ns), declared image size and boxes. Rewriting any image, box or
+/// annotation changes it; a missing image file is fingerprinted as missing (it is skipped and
+/// counted when scored).
+inline std::string dataset_fingerprint(const std::vector<dataset_entry>& data) {
+  std::string bytes;
+  uLong crc = crc32(0L, Z_NULL, 0), adler = adler32(0L, Z_NULL, 0);
+  auto flush = [&] {
+    crc = crc32_z(crc, reinterpret_cast<const Bytef*>(bytes.data()), bytes.size());
+    adler = adler32_z(adler, reinterpret_cast<const Bytef*>(bytes.data()), bytes.size());
+    bytes.clear();
+  };
+  auto put = [&](const void* p, std::size_t n) { bytes.append(static_cast<const char*>(p), n); };
+  for (const auto& e : data) {
+    const std::string path = e.file.string();
+    put(path.data(), path.size() + 1);
+    struct ::stat st {};
+    std::int64_t stamp[2] = {-1, -1};
+    if (::stat(e.file.c_str(), &st) == 0) {
+      stamp[0] = std::int64_t(st.st_size);
+      stamp[1] = std::int64_t(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
+    }
+    put(stamp, sizeof stamp);
+    put(&e.width, sizeof e.width);
+    put(&e.height, sizeof e.height);
+    for (const box& b : e.boxes) put(&b, sizeof b);
+    put("\n", 1);
+    if (bytes.size() > (1u << 20)) flush();
+  }
+  flush();
+  char hex[17];
+  std::snprintf(hex, sizeof hex, "%08lx%08lx", crc & 0xffffffffUL, adler & 0xffffffffUL);
+  return hex;
+}
+
+/// A file's size and CRC-32 (zlib) as "<bytes> bytes, crc32 <hex>", to tell a rewritten file
+/// (e.g. a retrained encoder) from the one a checkpoint was made with.
+/// @throws vdiv::io_error naming the file when it cannot be read.
+inline std::string file_fingerprint(const std::filesystem::path& file) {
+  std::FILE* f = std::fopen(file.c_str(), "rb");
+  if (f == nullptr) throw io_error("cannot read '" + file.string() + "': " + std::strerror(errno));
+  uLong crc = crc32(0L, Z_NULL, 0);
+  std::uint64_t size = 0;
+  std::vector<unsigned char> chunk(1 << 20);
+  for (std::size_t got; (got = std::fread(chunk.data(), 1, chunk.size(), f)) > 0;) {
+    crc = crc32_z(crc, chunk.data(), got);
+    size += got;
+  }
+  const bool failed = std::ferror(f) != 0;
+  std::fclose(f);
+  if (failed) throw io_error("cannot read '" + file.string() + "': read error");
+  char hex[9];
+  std::snprintf(hex, sizeof hex, "%08lx", crc & 0xffffffffUL);
+  return std::to_string(size) + " bytes, crc32 " + hex;
+}
 
 /// Images selected for a run: a keyed shuffle of the dataset, so any prefix of it is itself a
 /// uniform random subset (which is what makes the stability table free).
@@ -146,7 +245,13 @@ inline std::vector<crop> view_patches(patch_strategy strategy, std::int32_t view
 struct prepared_chunk {
   std::vector<float> pixels;            ///< [pair][view][patch][3][size][size]
   std::vector<std::uint32_t> indices;   ///< pair indices whose pixels are present, in order
-  std::vector<std::pair<std::uint32_t, std::string>> skipped;  ///< pair index, reason
+  std::vector<char> fell_back;          ///< per entry of `indices`: the sampler fell back
+  struct skip {
+    std::uint32_t pair;
+    std::string reason;
+    bool fell_back;
+  };
+  std::vector<skip> skipped;
   std::set<std::uint32_t> bad_images;   ///< dataset indices that could not be read
   double cpu_seconds = 0.0;
 };
@@ -162,12 +267,9 @@ inline run_report score(const std::vector<dataset_entry>& data, const score_opti
                         const progress_fn& progress = {}) {
   using clock = std::chrono::steady_clock;
   const auto run_start = clock::now();
-  VDIV_EXPECTS(!options.configs.empty(), "no view configs to score");
-  VDIV_EXPECTS(options.chunk_pairs > 0, "chunk_pairs must be positive");
-  VDIV_EXPECTS(options.patch_size > 0 && options.view_size > 0, "patch and view sizes must be positive");
+  check_score_options(options);
   const auto selected = select_images(data.size(), options.fraction, options.seed);
   const std::size_t pairs = options.pairs.value_or(selected.size());
-  VDIV_EXPECTS(pairs > 0, "--pairs must be positive");
   const std::int64_t patches = patches_per_view(options.strategy);
   const std::int32_t size = options.patch_size;
   const std::size_t floats_per_patch = 3 * std::size_t(size) * std::size_t(size);
@@ -181,7 +283,8 @@ inline run_report score(const std::vector<dataset_entry>& data, const score_opti
                      {"images", std::to_string(data.size())},
                      {"images_selected", std::to_string(selected.size())},
                      {"pairs_per_config", std::to_string(pairs)},
-                     {"ot_backend", options.ot_engine.name}};
+                     {"ot_backend", options.ot_engine.name},
+                     {"fallbacks", to_string(options.fallbacks)}};
   std::set<std::uint32_t> bad_images;
   const std::size_t total = pairs * options.configs.size();
   std::size_t done_overall = 0;
@@ -197,7 +300,8 @@ inline run_report score(const std::vector<dataset_entry>& data, const score_opti
     const auto config_start = clock::now();
     std::vector<double> scores(pairs, std::nan(""));
     std::vector<char> have(pairs, 0);
-    std::size_t skipped = 0;
+    std::size_t skipped = 0, fell_back = 0;
+    ot_report ot_counts;
 
     // Pairs already in the checkpoint are taken as they are.
     std::vector<std::uint32_t> todo;
@@ -206,6 +310,7 @@ inline run_report score(const std::vector<dataset_entry>& data, const score_opti
         const auto it = ckpt->done().find({name, i});
         if (it != ckpt->done().end()) {
           ++report.pairs_resumed;
+          fell_back += it->second.fell_back;
           if (it->second.skipped.empty()) {
             scores[i] = it->second.similarity;
             have[i] = 1;
@@ -225,6 +330,7 @@ inline run_report score(const std::vector<dataset_entry>& data, const score_opti
       const std::size_t count = end - begin;
       std::vector<float> pixels(count * floats_per_pair);
       std::vector<std::string> reasons(count);
+      std::vector<char> fallbacks(count, 0);
       std::vector<std::vector<std::uint32_t>> bad(count);
       auto work = [&](std::size_t k) {
         const std::uint32_t pair = todo[begin + k];
@@ -261,6 +367,14 @@ inline run_report score(const std::vector<dataset_entry>& data, const score_opti
           reasons[k] = std::string("cannot sample views: ") + e.what();
           return;
         }
+        if (views.fell_back) {
+          fallbacks[k] = 1;
+          if (options.fallbacks == fallback_policy::skip) {
+            reasons[k] = "the sampler fell back: the config's constraints could not be met in "
+                         "this image (" + data[first_image].file.string() + ")";
+            return;
+          }
+        }
         float* out = pixels.data() + k * floats_per_pair;
         for (int v = 0; v < 2; ++v) {
           const auto view = io::crop_resize(*view_images[v], views.views[std::size_t(v)],
@@ -286,10 +400,11 @@ inline run_report score(const std::vector<dataset_entry>& data, const score_opti
       for (std::size_t k = 0; k < count; ++k) {
         const std::uint32_t pair = todo[begin + k];
         if (!reasons[k].empty()) {
-          chunk.skipped.emplace_back(pair, reasons[k]);
+          chunk.skipped.push_back({pair, reasons[k], fallbacks[k] != 0});
           chunk.bad_images.insert(bad[k].begin(), bad[k].end());
           continue;
         }
+        chunk.fell_back.push_back(fallbacks[k]);
         if (kept != k) {
           std::copy_n(pixels.begin() + std::ptrdiff_t(k * floats_per_pair), floats_per_pair,
                       pixels.begin() + std::ptrdiff_t(kept * floats_per_pair));
@@ -314,9 +429,10 @@ inline run_report score(const std::vector<dataset_entry>& data, const score_opti
       detail::prepared_chunk chunk = next.get();
       if (begin + options.chunk_pairs < todo.size()) launch(begin + options.chunk_pairs);
       report.time.prepare += chunk.cpu_seconds;
-      for (const auto& [pair, reason] : chunk.skipped) {
+      for (const auto& skip : chunk.skipped) {
         ++skipped;
-        if (ckpt) ckpt->record(name, pair, {.skipped = reason});
+        fell_back += skip.fell_back;
+        if (ckpt) ckpt->record(name, skip.pair, {.skipped = skip.reason, .fell_back = skip.fell_back});
       }
       bad_images.insert(chunk.bad_images.begin(), chunk.bad_images.end());
       const std::size_t n = chunk.indices.size();
@@ -344,18 +460,23 @@ inline run_report score(const std::vector<dataset_entry>& data, const score_opti
                                      .rows = patches, .dim = dim, .batch_stride = pair_stride};
         feature_batch<float> y = x;
         y.data = features.data + patches * dim;
-        const std::vector<float> s = options.ot_engine.run
-                                         ? options.ot_engine.run(x, y, options.ot)
-                                         : similarity(cpu{.threads = options.ot_threads}, x, y, options.ot);
+        const std::vector<float> s =
+            options.ot_engine.run
+                ? options.ot_engine.run(x, y, options.ot, ot_counts)
+                : similarity(cpu{.threads = options.ot_threads}, x, y, options.ot, {.report = &ot_counts});
         VDIV_EXPECTS(s.size() == n, "OT backend '" + options.ot_engine.name + "' returned " +
                                         std::to_string(s.size()) + " similarities for " +
                                         std::to_string(n) + " pairs");
         report.time.ot += std::chrono::duration<double>(clock::now() - t1).count();
         for (std::size_t k = 0; k < n; ++k) {
           const std::uint32_t pair = chunk.indices[k];
+          VDIV_EXPECTS(std::isfinite(s[k]), "OT backend '" + options.ot_engine.name +
+                                                 "' returned a non-finite similarity for pair " +
+                                                 std::to_string(pair) + " of " + name);
           scores[pair] = double(s[k]);
           have[pair] = 1;
-          if (ckpt) ckpt->record(name, pair, {.similarity = double(s[k])});
+          fell_back += chunk.fell_back[k];
+          if (ckpt) ckpt->record(name, pair, {.similarity = double(s[k]), .fell_back = chunk.fell_back[k] != 0});
         }
         report.pairs_scored += n;
       }
@@ -368,6 +489,10 @@ inline run_report score(const std::vector<dataset_entry>& data, const score_opti
     c.config = name;
     c.pairs_requested = pairs;
     c.pairs_skipped = skipped;
+    c.pairs_fell_back = fell_back;
+    c.sinkhorn_numerical_stops = std::size_t(ot_counts.sinkhorn_numerical_stops);
+    c.sinkhorn_log_fallbacks = std::size_t(ot_counts.sinkhorn_log_fallbacks);
+    c.exact_pivot_limit = std::size_t(ot_counts.exact_pivot_limit);
     c.seconds = std::chrono::duration<double>(clock::now() - config_start).count();
     std::vector<double> valid;
     for (std::size_t i = 0; i < pairs; ++i) {

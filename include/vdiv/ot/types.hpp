@@ -42,6 +42,11 @@ struct emd_options {
   int iters = 10;      ///< Sinkhorn iterations (maximum when tol > 0), >= 1
   double tol = 0.0;    ///< > 0: stop when ||P^T 1 - b||_2 < tol, checked every 10th iteration as POT does
   double cross_reference_eps = 1e-3;  ///< DeepEMD's epsilon added to the clipped dot products
+  /// sinkhorn: an item whose scaling under- or overflows (an update gives 0/NaN/Inf, so POT's
+  /// plan would be the stale previous iterate, S near 0) is solved again in the log domain
+  /// (same plan in exact arithmetic) and counted in ot_report::sinkhorn_log_fallbacks. false:
+  /// keep POT's stale iterate (counted in sinkhorn_numerical_stops only).
+  bool log_fallback = true;
 };
 
 inline std::ostream& operator<<(std::ostream& os, marginal_kind k) {
@@ -69,7 +74,8 @@ inline std::ostream& operator<<(std::ostream& os, const cpu& c) {
 inline std::ostream& operator<<(std::ostream& os, const emd_options& o) {
   return os << "emd_options{.weights = " << o.weights << ", .solver = " << o.solver
             << ", .reg = " << o.reg << ", .iters = " << o.iters << ", .tol = " << o.tol
-            << ", .cross_reference_eps = " << o.cross_reference_eps << "}";
+            << ", .cross_reference_eps = " << o.cross_reference_eps
+            << ", .log_fallback = " << o.log_fallback << "}";
 }
 
 /// Non-owning view of `batch` feature sets of `rows` vectors of length `dim` (one view per
@@ -126,9 +132,12 @@ struct plan_batch {
 
 /// Counters of documented fallbacks, summed over a batch (deterministic for any thread count).
 struct ot_report {
-  /// Sinkhorn items where an update produced 0/NaN/Inf and the previous iterate was kept
-  /// (POT does the same and warns "numerical errors"); use sinkhorn_log or a larger reg.
+  /// Sinkhorn items where an update produced 0/NaN/Inf (the scaling under- or overflowed:
+  /// reg too small for the precision); POT keeps the previous iterate and warns.
   std::int64_t sinkhorn_numerical_stops = 0;
+  /// Of those, items solved again in the log domain (emd_options::log_fallback); the others
+  /// kept POT's stale iterate.
+  std::int64_t sinkhorn_log_fallbacks = 0;
   /// Exact items that hit the pivot limit (degenerate cycling): the plan is feasible but may
   /// not be optimal. Not seen in practice; counted so it can never pass silently.
   std::int64_t exact_pivot_limit = 0;
@@ -136,8 +145,18 @@ struct ot_report {
   std::int64_t sinkhorn_iterations = 0;
 };
 
+/// Adds `r`'s counters to `into`.
+inline ot_report& operator+=(ot_report& into, const ot_report& r) {
+  into.sinkhorn_numerical_stops += r.sinkhorn_numerical_stops;
+  into.sinkhorn_log_fallbacks += r.sinkhorn_log_fallbacks;
+  into.exact_pivot_limit += r.exact_pivot_limit;
+  into.sinkhorn_iterations += r.sinkhorn_iterations;
+  return into;
+}
+
 inline std::ostream& operator<<(std::ostream& os, const ot_report& r) {
   return os << "ot_report{.sinkhorn_numerical_stops = " << r.sinkhorn_numerical_stops
+            << ", .sinkhorn_log_fallbacks = " << r.sinkhorn_log_fallbacks
             << ", .exact_pivot_limit = " << r.exact_pivot_limit
             << ", .sinkhorn_iterations = " << r.sinkhorn_iterations << "}";
 }

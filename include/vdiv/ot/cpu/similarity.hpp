@@ -63,6 +63,11 @@ T solve_item(const feature_batch<T>& x, const feature_batch<T>& y, std::int64_t 
       const auto st = sinkhorn_plan(ws.pc.cost, ws.a, ws.b, o, ws.plan, ws.sk);
       rep.sinkhorn_iterations += st.iterations;
       rep.sinkhorn_numerical_stops += st.numerical_stop;
+      if (st.numerical_stop && o.log_fallback) {
+        const auto log_st = sinkhorn_log_plan(ws.pc.cost, ws.a, ws.b, o, ws.plan, ws.sk);
+        rep.sinkhorn_iterations += log_st.iterations;
+        ++rep.sinkhorn_log_fallbacks;
+      }
       break;
     }
     case solver_kind::sinkhorn_log: {
@@ -142,11 +147,7 @@ void similarity(cpu backend, feature_batch<T> x, feature_batch<T> y, std::span<T
       out[b] = detail::solve_item(x, y, b, o, buf, ws, rep);
       store_plan(b, ws);
     }
-    if (buf.report) {
-      buf.report->sinkhorn_numerical_stops += rep.sinkhorn_numerical_stops;
-      buf.report->exact_pivot_limit += rep.exact_pivot_limit;
-      buf.report->sinkhorn_iterations += rep.sinkhorn_iterations;
-    }
+    if (buf.report) *buf.report += rep;
     return;
   }
   std::vector<ot_report> reports(nt);
@@ -174,11 +175,7 @@ void similarity(cpu backend, feature_batch<T> x, feature_batch<T> y, std::span<T
   for (auto& e : errors)
     if (e) std::rethrow_exception(e);
   if (buf.report) {
-    for (const auto& r : reports) {
-      buf.report->sinkhorn_numerical_stops += r.sinkhorn_numerical_stops;
-      buf.report->exact_pivot_limit += r.exact_pivot_limit;
-      buf.report->sinkhorn_iterations += r.sinkhorn_iterations;
-    }
+    for (const auto& r : reports) *buf.report += r;
   }
 }
 

@@ -309,16 +309,9 @@ void launch_fused_similarity(const cuda& backend, const feature_batch<float>& x,
   cuda_check(cudaGetLastError(), "vdiv::similarity(cuda): kernel launch");
 }
 
-}  // namespace detail
-
-/// Similarity of every batch item on the GPU: `x`, `y` are DEVICE pointers to dense row-major
-/// float32 (batch x rows x dim) features, `out` a device array of `batch` floats.
-/// Supports N, M <= 64, marginals uniform / cross_reference, solvers sinkhorn / sinkhorn_log
-/// (exact: use the CPU backend). Synchronises `backend.stream` once at the end to report bad
-/// features: throws vdiv::invalid_argument naming x or y, item and row (their S is NaN).
-/// `report`, if given, receives the number of Sinkhorn numerical stops.
-inline void similarity(cuda backend, feature_batch<float> x, feature_batch<float> y, float* out,
-                       const emd_options& o = {}, ot_report* report = nullptr) {
+/// One fused launch over the batch; returns the number of Sinkhorn numerical stops.
+inline std::int64_t similarity_launch(cuda backend, feature_batch<float> x, feature_batch<float> y,
+                                      float* out, const emd_options& o) {
   VDIV_EXPECTS(x.data && y.data && out, "similarity(cuda): x, y and out must be device pointers");
   VDIV_EXPECTS(x.batch == y.batch && x.batch >= 1,
                "x and y must have the same batch size >= 1 (x: " + std::to_string(x.batch) +
@@ -355,7 +348,6 @@ inline void similarity(cuda backend, feature_batch<float> x, feature_batch<float
                      "similarity(cuda): status read");
   detail::cuda_check(cudaFreeAsync(status, backend.stream), "similarity(cuda): status free");
   detail::cuda_check(cudaStreamSynchronize(backend.stream), "similarity(cuda): kernel");
-  if (report) report->sinkhorn_numerical_stops += static_cast<std::int64_t>(result[1]);
   if (result[0] != detail::ot_no_error) {
     const auto item = result[0] >> 24;
     const auto which = (result[0] >> 20) & 0xF;
@@ -365,6 +357,34 @@ inline void similarity(cuda backend, feature_batch<float> x, feature_batch<float
                            "] has zero norm or a non-finite value (NaN/Inf); features must be "
                            "finite and non-zero");
   }
+  return static_cast<std::int64_t>(result[1]);
+}
+}  // namespace detail
+
+/// Similarity of every batch item on the GPU: `x`, `y` are DEVICE pointers to dense row-major
+/// float32 (batch x rows x dim) features, `out` a device array of `batch` floats.
+/// Supports N, M <= 64, marginals uniform / cross_reference, solvers sinkhorn / sinkhorn_log
+/// (exact: use the CPU backend). Synchronises `backend.stream` once at the end to report bad
+/// features: throws vdiv::invalid_argument naming x or y, item and row (their S is NaN).
+/// `report`, if given, receives the Sinkhorn numerical stops and log-domain fallbacks: as on
+/// the CPU, with emd_options::log_fallback a stopped sinkhorn item is solved again in the log
+/// domain. The kernel counts stops per batch, so a batch with stops is rescanned item by item
+/// (same kernel, same result per item) to find them; stops are rare (reg too small).
+inline void similarity(cuda backend, feature_batch<float> x, feature_batch<float> y, float* out,
+                       const emd_options& o = {}, ot_report* report = nullptr) {
+  const std::int64_t stops = detail::similarity_launch(backend, x, y, out, o);
+  ot_report rep;
+  rep.sinkhorn_numerical_stops = stops;
+  if (stops > 0 && o.solver == solver_kind::sinkhorn && o.log_fallback) {
+    emd_options log_domain = o;
+    log_domain.solver = solver_kind::sinkhorn_log;
+    for (std::int64_t b = 0; b < x.batch && rep.sinkhorn_log_fallbacks < stops; ++b) {
+      if (x.batch > 1 && detail::similarity_launch(backend, x.item(b), y.item(b), out + b, o) == 0) continue;
+      detail::similarity_launch(backend, x.item(b), y.item(b), out + b, log_domain);
+      ++rep.sinkhorn_log_fallbacks;
+    }
+  }
+  if (report) *report += rep;
 }
 
 }  // namespace vdiv
