@@ -22,7 +22,11 @@ vdiv::cli::register_command register_make_scenes{"make-scenes", [](CLI::App& app
       "make-scenes",
       "Generate scenes of Fashion-MNIST objects on textured backgrounds, with exact boxes "
       "(COCO instances JSON), non-iconic (several objects) or --iconic (one dominant object)");
-  sub->add_option("--out", o.out_dir, "Output directory (created)")->required();
+  sub->add_option("--out", o.out_dir,
+                  "Output directory: created, or empty, or holding the output of this same command")
+      ->required();
+  sub->add_flag("--overwrite", o.overwrite,
+                "Replace the scenes already in --out (only files make-scenes writes are removed)");
   sub->add_option("--count", o.count, "Number of images")->required()->check(CLI::Range(1u, 10000000u));
   sub->add_option("--width", o.width, "Image width in pixels")->capture_default_str()->check(CLI::Range(64, 8192));
   sub->add_option("--height", o.height, "Image height in pixels")->capture_default_str()->check(CLI::Range(64, 8192));

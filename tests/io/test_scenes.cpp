@@ -206,3 +206,41 @@ TEST_CASE("make_scenes folder layout loads as an ImageFolder with pseudo boxes")
     CHECK(f.classes[std::size_t(im.label)] == io::scene_class_folder(s.objects[0].label));
   }
 }
+
+TEST_CASE("make_scenes never mixes old and new scenes in one folder") {
+  if (!io::fashion_mnist_available()) {
+    MESSAGE("skipped: Fashion-MNIST not found (apt-get install dataset-fashion-mnist)");
+    return;
+  }
+  vdiv::test::scratch_dir dir("io_scenes_overwrite");
+  auto count_images = [&] {
+    std::size_t n = 0;
+    for (const auto& e : std::filesystem::recursive_directory_iterator(dir.path))
+      n += e.path().extension() == ".jpg";
+    return n;
+  };
+  io::scene_options o{.out_dir = dir.path, .count = 8, .width = 96, .height = 96,
+                      .seed = vdiv::test::seed(), .layout = io::scene_layout::folder, .threads = 1};
+  (void)io::make_scenes(o);
+  CHECK(count_images() == 8);
+  // The same command again: recognised by its manifest, rewritten to the same bytes.
+  const auto boxes = vdiv::test::read_bytes(dir.path / "boxes.json");
+  (void)io::make_scenes(o);
+  CHECK(vdiv::test::read_bytes(dir.path / "boxes.json") == boxes);
+  CHECK(count_images() == 8);
+  // Fewer images into the same folder: refused before anything is touched...
+  auto fewer = o;
+  fewer.count = 2;
+  CHECK_THROWS_WITH_AS((void)io::make_scenes(fewer), doctest::Contains("--overwrite"), vdiv::io_error);
+  CHECK(count_images() == 8);
+  // ...and with overwrite, the old scenes are gone: 2 images, as boxes.json lists.
+  fewer.overwrite = true;
+  (void)io::make_scenes(fewer);
+  CHECK(count_images() == 2);
+  CHECK(io::load_image_folder(dir.path, dir.path / "boxes.json").images.size() == 2);
+  // A folder with files make_scenes did not write is refused even with overwrite.
+  vdiv::test::write_text(dir.path / "notes.txt", "mine");
+  CHECK_THROWS_WITH_AS((void)io::make_scenes(fewer), doctest::Contains("notes.txt"), vdiv::io_error);
+  CHECK(std::filesystem::exists(dir.path / "notes.txt"));
+  CHECK(count_images() == 2);
+}

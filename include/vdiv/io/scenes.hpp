@@ -75,6 +75,8 @@ struct scene_options {
   scene_layout layout = scene_layout::coco;
   unsigned threads = 0;  ///< 0: std::thread::hardware_concurrency()
   std::filesystem::path fashion_mnist_dir = fashion_mnist_default_dir();
+  /// Replace the scenes already in out_dir (see make_scenes for what is refused without it).
+  bool overwrite = false;
 };
 
 inline std::ostream& operator<<(std::ostream& os, const scene_options& o) {
@@ -87,7 +89,7 @@ inline std::ostream& operator<<(std::ostream& os, const scene_options& o) {
             << ",.iconic_area_max=" << o.iconic_area_max << ",.max_overlap=" << o.max_overlap
             << ",.ink_threshold=" << int(o.ink_threshold) << ",.seed=" << o.seed
             << ",.jpeg_quality=" << o.jpeg_quality << ",.layout=" << o.layout
-            << ",.threads=" << o.threads << '}';
+            << ",.threads=" << o.threads << ",.overwrite=" << o.overwrite << '}';
 }
 
 /// One composited object.
@@ -354,17 +356,125 @@ inline scene render_scene(const scene_options& options, const idx_dataset& items
   return out;
 }
 
+/// The file make_scenes writes first into out_dir: the options of the run (everything that
+/// decides the bytes), so a rerun of the same command is recognised.
+inline constexpr const char* scene_manifest_name = ".vdiv-make-scenes.json";
+
+namespace detail {
+
+inline std::string scene_manifest(const scene_options& o) {
+  char buf[512];
+  std::snprintf(buf, sizeof buf,
+                "{\"vdiv_make_scenes\": 1, \"count\": %u, \"width\": %d, \"height\": %d, "
+                "\"iconic\": %s, \"objects\": [%d, %d], \"object_size\": [%d, %d], "
+                "\"iconic_area\": [%.9g, %.9g], \"max_overlap\": %.9g, \"ink_threshold\": %d, "
+                "\"seed\": %llu, \"jpeg_quality\": %d, \"layout\": \"%s\", \"fashion_mnist\": ",
+                o.count, o.width, o.height, o.iconic ? "true" : "false", o.objects_min,
+                o.objects_max, o.object_size_min, o.object_size_max, double(o.iconic_area_min),
+                double(o.iconic_area_max), double(o.max_overlap), int(o.ink_threshold),
+                static_cast<unsigned long long>(o.seed), o.jpeg_quality,
+                o.layout == scene_layout::coco ? "coco" : "folder");
+  std::string out = buf;
+  vdiv::detail::append_json_string(out, std::filesystem::absolute(o.fashion_mnist_dir).string());
+  return out + "}\n";
+}
+
+// Whether `name` is an image file name make_scenes writes (NNNNNN.jpg, at least 6 digits).
+inline bool is_scene_file_name(const std::string& name) {
+  if (name.size() < 10 || name.compare(name.size() - 4, 4, ".jpg") != 0) return false;
+  return std::all_of(name.begin(), name.end() - 4, [](char c) { return c >= '0' && c <= '9'; });
+}
+
+// What make_scenes may find in out_dir: the paths it wrote (either layout), and the first
+// path it did not write, if any.
+struct scene_dir_contents {
+  std::vector<std::filesystem::path> owned_files, owned_dirs;
+  std::filesystem::path foreign;
+  bool manifest_matches = false;
+};
+
+inline scene_dir_contents scan_scene_dir(const std::filesystem::path& dir, const std::string& manifest) {
+  namespace fs = std::filesystem;
+  scene_dir_contents c;
+  std::vector<std::string> class_folders{"images"};
+  for (std::int32_t label = 0; label < 10; ++label) class_folders.push_back(scene_class_folder(label));
+  for (const auto& e : fs::directory_iterator(dir)) {
+    const std::string name = e.path().filename().string();
+    if (e.is_directory() && !e.is_symlink() &&
+        std::find(class_folders.begin(), class_folders.end(), name) != class_folders.end()) {
+      for (const auto& f : fs::directory_iterator(e.path())) {
+        if (f.is_regular_file() && !f.is_symlink() && is_scene_file_name(f.path().filename().string())) {
+          c.owned_files.push_back(f.path());
+        } else if (c.foreign.empty()) {
+          c.foreign = f.path();
+        }
+      }
+      c.owned_dirs.push_back(e.path());
+    } else if (e.is_regular_file() && !e.is_symlink() &&
+               (name == "instances.json" || name == "boxes.json" || name == scene_manifest_name)) {
+      c.owned_files.push_back(e.path());
+      if (name == scene_manifest_name) {
+        std::error_code ec;
+        if (fs::file_size(e.path(), ec) == manifest.size()) {
+          const auto bytes = vdiv::detail::read_file_bytes(e.path());
+          c.manifest_matches = std::equal(bytes.begin(), bytes.end(), manifest.begin());
+        }
+      }
+    } else if (c.foreign.empty()) {
+      c.foreign = e.path();
+    }
+  }
+  return c;
+}
+
+}  // namespace detail
+
 /// Generates options.count scenes into options.out_dir (layout per options.layout), in
 /// parallel over images; the files are identical for any thread count.
-/// @throws vdiv::io_error when Fashion-MNIST is missing or a file cannot be written;
+///
+/// An existing out_dir must not mix old and new scenes: it may hold only files make_scenes
+/// writes (images/NNNNNN.jpg, <class>/NNNNNN.jpg, instances.json, boxes.json and the manifest
+/// .vdiv-make-scenes.json), and these are removed before writing when the manifest shows the
+/// same options (a rerun of the same command, same bytes) or when options.overwrite is set.
+/// Anything else in out_dir, or other scenes without overwrite, is refused before any file
+/// is touched.
+/// @throws vdiv::io_error when Fashion-MNIST is missing, out_dir holds other files or other
+///         scenes (without overwrite), or a file cannot be written;
 ///         vdiv::invalid_argument for inconsistent options.
 inline scene_summary make_scenes(const scene_options& options) {
   namespace fs = std::filesystem;
   detail::check_scene_options(options);
   VDIV_EXPECTS(!options.out_dir.empty(), "make_scenes: out_dir is empty");
   VDIV_EXPECTS(options.count > 0, "make_scenes: count must be positive");
-  const idx_dataset items = load_fashion_mnist(true, options.fashion_mnist_dir);
   std::error_code ec;
+  const std::string manifest = detail::scene_manifest(options);
+  if (fs::exists(options.out_dir, ec) && !fs::is_directory(options.out_dir, ec)) {
+    vdiv::detail::throw_io(options.out_dir, "exists and is not a directory");
+  }
+  detail::scene_dir_contents found;
+  if (fs::is_directory(options.out_dir, ec)) {
+    found = detail::scan_scene_dir(options.out_dir, manifest);
+    if (!found.foreign.empty()) {
+      vdiv::detail::throw_io(options.out_dir,
+                             "is not empty and holds files make-scenes did not write (e.g. '" +
+                                 found.foreign.string() +
+                                 "'); choose an empty or new output directory");
+    }
+    if (!found.owned_files.empty() && !found.manifest_matches && !options.overwrite) {
+      vdiv::detail::throw_io(options.out_dir,
+                             "already holds scenes made with other options (" +
+                                 std::to_string(found.owned_files.size()) +
+                                 " files); pass --overwrite to replace them, or choose another "
+                                 "output directory");
+    }
+  }
+  const idx_dataset items = load_fashion_mnist(true, options.fashion_mnist_dir);
+  // Old scenes go only once Fashion-MNIST has loaded, so a run that cannot start destroys
+  // nothing.
+  for (const auto& f : found.owned_files) {
+    if (!fs::remove(f, ec) && ec) vdiv::detail::throw_io(f, "cannot remove: " + ec.message());
+  }
+  for (const auto& d : found.owned_dirs) fs::remove(d, ec);  // only if now empty
   const bool coco = options.layout == scene_layout::coco;
   const fs::path image_dir = coco ? options.out_dir / "images" : options.out_dir;
   fs::create_directories(image_dir, ec);
@@ -375,6 +485,7 @@ inline scene_summary make_scenes(const scene_options& options) {
       if (ec) vdiv::detail::throw_io(options.out_dir, "cannot create class folders: " + ec.message());
     }
   }
+  vdiv::detail::write_file_atomic(options.out_dir / scene_manifest_name, manifest);
 
   std::vector<std::vector<scene_object>> objects(options.count);
   std::vector<std::uint32_t> failed(options.count, 0);
@@ -470,7 +581,7 @@ inline scene_summary make_scenes(const scene_options& options) {
     json += "\n}\n";
     summary.annotations = options.out_dir / "boxes.json";
   }
-  vdiv::detail::write_file_text(summary.annotations, json);
+  vdiv::detail::write_file_atomic(summary.annotations, json);
   return summary;
 }
 
