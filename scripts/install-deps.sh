@@ -9,6 +9,7 @@ packages=(
   nlohmann-json3-dev libsimdjson-dev libturbojpeg0-dev libpng-dev libopencv-dev libtorch-dev libgloo-dev
   python3 python3-numpy python3-pot python3-torch python3-torchvision python3-opencv
   python3-matplotlib python3-skimage dataset-fashion-mnist
+  python3-dev pybind11-dev libdlpack-dev python3-pytest python3-scipy python3-pil
 )
 
 missing=()

@@ -12,7 +12,8 @@ bash scripts/install-deps.sh
 build_dir=${VDIV_BUILD_DIR:-build}
 demo=${VDIV_DEMO_DIR:-demo}
 cmake -S . -B "$build_dir" -DCMAKE_BUILD_TYPE=Release
-cmake --build "$build_dir" -j "${VDIV_JOBS:-2}" --target vdiv_cli
+cmake --build "$build_dir" -j "${VDIV_JOBS:-2}" --target vdiv_cli vdiv_python
+bash scripts/python-path.sh "$build_dir"   # `import vdiv` for /usr/bin/python3
 vdiv="$build_dir/bin/vdiv"
 mkdir -p "$demo"
 
