@@ -1,15 +1,21 @@
 // CPU benchmarks of the OT engine next to OpenCV's cv::EMD (the paper's solver), same binary,
 // same inputs: N x N patches of D = 2048 features (ResNet-50), one thread.
-//   BM_gram            the GEMM floor (Gram + norms only)
+//   BM_gram            vdiv's Gram + norms + cost only (the O(N M D) part)
 //   BM_vdiv_sinkhorn   features -> S, Sinkhorn T = 10, reg = 0.05 (the paper's setting)
 //   BM_vdiv_exact      features -> S, exact EMD
 //   BM_vdiv_exact_solve / BM_cv_emd_solve   solver only, on the same cost matrix
+// and the machine's floors for features -> S, same pools, same thread:
+//   BM_read_floor      memory: one vectorised read of the pair's feature bytes (STREAM-like sum)
+//   BM_sgemm_floor     compute: OpenBLAS sgemm of the same Gram shape on cache-hot operands
+//   BM_sgemm_cycled    the same sgemm on the cycled pool (what OpenBLAS gets from the same bytes)
 // bench/ot/compare_pot.py runs this binary and POT in the same session and prints ratios.
 #include <benchmark/benchmark.h>
 
+#include <Eigen/Core>
 #include <opencv2/core.hpp>
 #include <opencv2/imgproc.hpp>
 #include <random>
+#include <vdiv/core/machine.hpp>
 #include <vdiv/ot/similarity.hpp>
 #include <vector>
 
@@ -41,6 +47,74 @@ void BM_gram(benchmark::State& st) {
     p = (p + 1) % kPool;
   }
 }
+
+// Memory floor: every feature byte of the pair read once, at the widest vector width, with
+// independent accumulators so the adds never limit it.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wignored-attributes"
+#endif
+float read_all(const float* p, long count) {
+  using namespace Eigen::internal;
+  using P = packet_traits<float>::type;
+  constexpr long W = unpacket_traits<P>::size;
+  P a0 = pset1<P>(0.f), a1 = a0, a2 = a0, a3 = a0;
+  long k = 0;
+  for (; k + 4 * W <= count; k += 4 * W) {
+    a0 = padd(a0, ploadu<P>(p + k));
+    a1 = padd(a1, ploadu<P>(p + k + W));
+    a2 = padd(a2, ploadu<P>(p + k + 2 * W));
+    a3 = padd(a3, ploadu<P>(p + k + 3 * W));
+  }
+  float s = predux(padd(padd(a0, a1), padd(a2, a3)));
+  for (; k < count; ++k) s += p[k];
+  return s;
+}
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
+
+void BM_read_floor(benchmark::State& st) {
+  const pair_pool pool(st.range(0));
+  const long count = pool.n * kDim;
+  long p = 0;
+  for (auto _ : st) {
+    float s = read_all(pool.x.data() + p * count, count) + read_all(pool.y.data() + p * count, count);
+    benchmark::DoNotOptimize(s);
+    p = (p + 1) % kPool;
+  }
+  st.SetBytesProcessed(st.iterations() * 2 * count * long(sizeof(float)));
+}
+
+// G = X Y^T through the column-major sgemm_: row-major X and Y (N x D) are, read column-major,
+// the D x N matrices X^T and Y^T, so C = (Y^T)^T X^T = Y X^T = G^T column-major, G row-major.
+void sgemm_gram(const float* x, const float* y, int n, float* g) {
+  const auto& ob = vdiv::machine::openblas();
+  const int d = static_cast<int>(kDim);
+  const float one = 1.f, zero = 0.f;
+  ob.sgemm("T", "N", &n, &n, &d, &one, y, &d, x, &d, &zero, g, &n);
+}
+
+void run_sgemm(benchmark::State& st, bool cycle) {
+  const auto& ob = vdiv::machine::openblas();
+  if (!ob) {
+    st.SkipWithError("OpenBLAS (libopenblas.so.0) not found");
+    return;
+  }
+  if (ob.set_num_threads) ob.set_num_threads(1);
+  const pair_pool pool(st.range(0));
+  const int n = static_cast<int>(pool.n);
+  std::vector<float> g(std::size_t(n) * n);
+  long p = 0;
+  for (auto _ : st) {
+    sgemm_gram(pool.x.data() + p * n * kDim, pool.y.data() + p * n * kDim, n, g.data());
+    benchmark::DoNotOptimize(g.data());
+    if (cycle) p = (p + 1) % kPool;
+  }
+  st.counters["GFLOPs"] = benchmark::Counter(2.0 * n * n * kDim, benchmark::Counter::kIsIterationInvariantRate);
+}
+void BM_sgemm_floor(benchmark::State& st) { run_sgemm(st, false); }
+void BM_sgemm_cycled(benchmark::State& st) { run_sgemm(st, true); }
 
 void run_similarity(benchmark::State& st, const vdiv::emd_options& o) {
   const pair_pool pool(st.range(0));
@@ -130,6 +204,9 @@ void BM_cv_emd(benchmark::State& st) {
 }
 }  // namespace
 
+BENCHMARK(BM_read_floor)->Arg(9)->Arg(13)->Arg(49);
+BENCHMARK(BM_sgemm_floor)->Arg(9)->Arg(13)->Arg(49);
+BENCHMARK(BM_sgemm_cycled)->Arg(9)->Arg(13)->Arg(49);
 BENCHMARK(BM_gram)->Arg(9)->Arg(13)->Arg(49);
 BENCHMARK(BM_vdiv_sinkhorn)->Arg(9)->Arg(13)->Arg(49);
 BENCHMARK(BM_vdiv_sinkhorn_batch16)->Arg(9)->Arg(13)->Arg(49);
@@ -139,4 +216,13 @@ BENCHMARK(BM_vdiv_exact)->Arg(9)->Arg(13)->Arg(49);
 BENCHMARK(BM_cv_emd)->Arg(9)->Arg(13)->Arg(49);
 BENCHMARK(BM_vdiv_exact_solve)->Arg(9)->Arg(13)->Arg(49);
 BENCHMARK(BM_cv_emd_solve)->Arg(9)->Arg(13)->Arg(49);
-BENCHMARK_MAIN();
+
+int main(int argc, char** argv) {
+  // What the figures ran on, in the JSON context and the console header.
+  benchmark::AddCustomContext("runtime", vdiv::machine::runtime_summary());
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}
