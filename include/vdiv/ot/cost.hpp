@@ -44,22 +44,42 @@ decltype(auto) with_eigen_view(const feature_batch<T>& v, F&& f) {
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wignored-attributes"
 #endif
-/// Accumulates one BI x BJ block of G over dims [k0, k1) (k1 - k0 a multiple of the packet),
-/// and, when asked, the squared norms of its x rows (sx) and y rows (sy) from the same loads:
-/// the block that first touches a chunk of a row then also takes its norm, so the memory
-/// traffic of that first touch overlaps FMAs instead of a separate pass waiting on memory.
+/// Keeps a loaded packet in a register. GCC otherwise folds the loads of one operand into
+/// the FMAs as memory operands (`vfmadd231ps (%r8,%rax,4),...`), so each x (or y) packet is
+/// read from memory once per FMA that uses it: 20 loads per 16 FMAs in a 4 x 4 block, more
+/// than the two load ports sustain next to the FMAs (perf annotate of BM_gram/13: the block
+/// ran at ~45% of the FMA peak). The empty asm makes the value opaque, so it is loaded once.
+template <class P>
+inline void keep_in_register(P& v) {
+#if (defined(__GNUC__) || defined(__clang__)) && defined(__x86_64__) && !defined(__CUDA_ARCH__)
+  __asm__("" : "+v"(v));
+#else
+  (void)v;
+#endif
+}
+
+/// Accumulates one BI x BJ block of G over dims [0, k1) (k1 a multiple of the packet), and,
+/// when asked, the squared norms of its x rows (sx) and y rows (sy) from the same loads: the
+/// block that first touches a row also takes its norm, so that first (L3/DRAM) touch overlaps
+/// FMAs instead of a separate pass waiting on memory.
 template <int BI, int BJ, bool NX, bool NY, class T>
-inline void gram_block(const T* const* xr, const T* const* yr, std::int64_t k0, std::int64_t k1,
+inline void gram_block(const T* const* xr, const T* const* yr, std::int64_t k1,
                        typename Eigen::internal::packet_traits<T>::type* acc,
                        typename Eigen::internal::packet_traits<T>::type* sx,
                        typename Eigen::internal::packet_traits<T>::type* sy) {
   using namespace Eigen::internal;
   using P = typename packet_traits<T>::type;
   constexpr std::int64_t W = unpacket_traits<P>::size;
-  for (std::int64_t k = k0; k < k1; k += W) {
+  for (std::int64_t k = 0; k < k1; k += W) {
     P xv[BI], yv[BJ];
-    for (int p = 0; p < BI; ++p) xv[p] = ploadu<P>(xr[p] + k);
-    for (int q = 0; q < BJ; ++q) yv[q] = ploadu<P>(yr[q] + k);
+    for (int p = 0; p < BI; ++p) {
+      xv[p] = ploadu<P>(xr[p] + k);
+      keep_in_register(xv[p]);
+    }
+    for (int q = 0; q < BJ; ++q) {
+      yv[q] = ploadu<P>(yr[q] + k);
+      keep_in_register(yv[q]);
+    }
     if constexpr (NX)
       for (int p = 0; p < BI; ++p) sx[p] = pmadd(xv[p], xv[p], sx[p]);
     if constexpr (NY)
@@ -73,23 +93,25 @@ inline void gram_block(const T* const* xr, const T* const* yr, std::int64_t k0, 
 /// block: x norms).
 template <int BI, int BJ, class T>
 inline void gram_block_norms(bool nx, bool ny, const T* const* xr, const T* const* yr,
-                             std::int64_t k0, std::int64_t k1,
+                             std::int64_t k1,
                              typename Eigen::internal::packet_traits<T>::type* acc,
                              typename Eigen::internal::packet_traits<T>::type* sx,
                              typename Eigen::internal::packet_traits<T>::type* sy) {
-  if (nx && ny) gram_block<BI, BJ, true, true, T>(xr, yr, k0, k1, acc, sx, sy);
-  else if (nx) gram_block<BI, BJ, true, false, T>(xr, yr, k0, k1, acc, sx, sy);
-  else if (ny) gram_block<BI, BJ, false, true, T>(xr, yr, k0, k1, acc, sx, sy);
-  else gram_block<BI, BJ, false, false, T>(xr, yr, k0, k1, acc, sx, sy);
+  if (nx && ny) gram_block<BI, BJ, true, true, T>(xr, yr, k1, acc, sx, sy);
+  else if (nx) gram_block<BI, BJ, true, false, T>(xr, yr, k1, acc, sx, sy);
+  else if (ny) gram_block<BI, BJ, false, true, T>(xr, yr, k1, acc, sx, sy);
+  else gram_block<BI, BJ, false, false, T>(xr, yr, k1, acc, sx, sy);
 }
 
 /// G = X Y^T and squared row norms for dense rows (col_stride 1), register-blocked.
 ///
-/// Why not Eigen's GEMM: with 9..49 rows the product is too thin for Eigen's packed GEBP
-/// kernel (it packs both operands and leaves most of a micro-panel empty). Here 4 x 4 blocks
-/// of SIMD accumulators (4 x 1, 1 x 4, 1 x 1 at the edges, so no padded FMAs) stream along D
-/// in chunks that stay in L1 while every block of the chunk uses them. Eigen's packet
-/// primitives keep it portable (SSE/AVX/AVX-512/NEON).
+/// Why not a BLAS or Eigen's GEMM: with 9..49 rows the product is too thin for a packed GEMM
+/// (packing both operands costs about as much as the product, and most of a micro-panel is
+/// empty). Here 4 x 4 blocks of SIMD accumulators (4 x 1, 1 x 4, 1 x 1 at the edges, so no
+/// padded FMAs) stream along all of D: each block reduces its accumulators once, and its rows
+/// (4 x 8 KiB of x and of y at D = 2048) come from L1/L2, which feed 8 loads per 16 FMAs.
+/// Measured against OpenBLAS's sgemm of the same shape on one thread: bench/ot/README.md.
+/// Eigen's packet primitives keep it portable (SSE/AVX/AVX-512/NEON).
 template <class T>
 void gram_dense(const T* x, std::int64_t xs, std::int64_t n, const T* y, std::int64_t ys,
                 std::int64_t m, std::int64_t dim, row_matrix<T>& gram, column_vector<T>& xsq,
@@ -97,40 +119,36 @@ void gram_dense(const T* x, std::int64_t xs, std::int64_t n, const T* y, std::in
   using namespace Eigen::internal;
   using P = typename packet_traits<T>::type;
   constexpr std::int64_t W = unpacket_traits<P>::size;
-  constexpr std::int64_t chunk = 1024 / sizeof(T) / W * W;  // 1 KiB of every row per pass
-  gram.setZero(n, m);
+  gram.resize(n, m);
   xsq.setZero(n);
   ysq.setZero(m);
   const std::int64_t dv = dim - dim % W;
-  for (std::int64_t k0 = 0; k0 < dv; k0 += chunk) {
-    const std::int64_t k1 = std::min(dv, k0 + chunk);
-    // Row blocks of 4, then single rows; same for columns.
-    for (std::int64_t i0 = 0; i0 < n;) {
-      const int bi = n - i0 >= 4 ? 4 : 1;
-      const T* xr[4];
-      for (int p = 0; p < bi; ++p) xr[p] = x + (i0 + p) * xs;
-      for (std::int64_t j0 = 0; j0 < m;) {
-        const int bj = m - j0 >= 4 ? 4 : 1;
-        const T* yr[4];
-        for (int q = 0; q < bj; ++q) yr[q] = y + (j0 + q) * ys;
-        P acc[16], sx[4], sy[4];
-        for (auto& a : acc) a = pset1<P>(T(0));
-        for (int p = 0; p < 4; ++p) sx[p] = sy[p] = pset1<P>(T(0));
-        const bool nx = j0 == 0, ny = i0 == 0;
-        if (bi == 4 && bj == 4) gram_block_norms<4, 4, T>(nx, ny, xr, yr, k0, k1, acc, sx, sy);
-        else if (bi == 4) gram_block_norms<4, 1, T>(nx, ny, xr, yr, k0, k1, acc, sx, sy);
-        else if (bj == 4) gram_block_norms<1, 4, T>(nx, ny, xr, yr, k0, k1, acc, sx, sy);
-        else gram_block_norms<1, 1, T>(nx, ny, xr, yr, k0, k1, acc, sx, sy);
-        for (int p = 0; p < bi; ++p)
-          for (int q = 0; q < bj; ++q) gram(i0 + p, j0 + q) += predux(acc[p * 4 + q]);
-        if (nx)
-          for (int p = 0; p < bi; ++p) xsq(i0 + p) += predux(sx[p]);
-        if (ny)
-          for (int q = 0; q < bj; ++q) ysq(j0 + q) += predux(sy[q]);
-        j0 += bj;
-      }
-      i0 += bi;
+  // Row blocks of 4, then single rows; same for columns.
+  for (std::int64_t i0 = 0; i0 < n;) {
+    const int bi = n - i0 >= 4 ? 4 : 1;
+    const T* xr[4];
+    for (int p = 0; p < bi; ++p) xr[p] = x + (i0 + p) * xs;
+    for (std::int64_t j0 = 0; j0 < m;) {
+      const int bj = m - j0 >= 4 ? 4 : 1;
+      const T* yr[4];
+      for (int q = 0; q < bj; ++q) yr[q] = y + (j0 + q) * ys;
+      P acc[16], sx[4], sy[4];
+      for (auto& a : acc) a = pset1<P>(T(0));
+      for (int p = 0; p < 4; ++p) sx[p] = sy[p] = pset1<P>(T(0));
+      const bool nx = j0 == 0, ny = i0 == 0;
+      if (bi == 4 && bj == 4) gram_block_norms<4, 4, T>(nx, ny, xr, yr, dv, acc, sx, sy);
+      else if (bi == 4) gram_block_norms<4, 1, T>(nx, ny, xr, yr, dv, acc, sx, sy);
+      else if (bj == 4) gram_block_norms<1, 4, T>(nx, ny, xr, yr, dv, acc, sx, sy);
+      else gram_block_norms<1, 1, T>(nx, ny, xr, yr, dv, acc, sx, sy);
+      for (int p = 0; p < bi; ++p)
+        for (int q = 0; q < bj; ++q) gram(i0 + p, j0 + q) = predux(acc[p * 4 + q]);
+      if (nx)
+        for (int p = 0; p < bi; ++p) xsq(i0 + p) = predux(sx[p]);
+      if (ny)
+        for (int q = 0; q < bj; ++q) ysq(j0 + q) = predux(sy[q]);
+      j0 += bj;
     }
+    i0 += bi;
   }
   for (std::int64_t i = 0; i < n; ++i)  // scalar tail of the norms
     for (std::int64_t k = dv; k < dim; ++k) xsq(i) += x[i * xs + k] * x[i * xs + k];
