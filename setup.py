@@ -18,8 +18,10 @@ ROOT = os.path.dirname(os.path.abspath(__file__))
 
 
 def version():
-    text = open(os.path.join(ROOT, "CMakeLists.txt")).read()
-    return re.search(r"project\(vdiv VERSION ([0-9.]+)", text).group(1)
+    """The one version number, from include/vdiv/version.hpp."""
+    text = open(os.path.join(ROOT, "include", "vdiv", "version.hpp")).read()
+    return ".".join(re.search(r"VDIV_VERSION_%s (\d+)" % part, text).group(1)
+                    for part in ("MAJOR", "MINOR", "PATCH"))
 
 
 class CMakeBuild(build_ext):

@@ -26,3 +26,27 @@ step(${CMAKE_COMMAND} -S ${consumer} -B ${WORK_DIR}/subdirectory ${options}
      -DCONSUMER_MODE=add_subdirectory -DVDIV_SOURCE_DIR=${VDIV_SOURCE_DIR})
 step(${CMAKE_COMMAND} --build ${WORK_DIR}/subdirectory)
 step(${WORK_DIR}/subdirectory/consumer)
+
+# 4. a sampler-only consumer through vdiv::core: no Eigen needed
+step(${CMAKE_COMMAND} -S ${CMAKE_CURRENT_LIST_DIR}/core_consumer -B ${WORK_DIR}/core ${options}
+     -DCMAKE_PREFIX_PATH=${WORK_DIR}/prefix)
+step(${CMAKE_COMMAND} --build ${WORK_DIR}/core)
+step(${WORK_DIR}/core/core_consumer)
+
+# 5. pkg-config: vdiv-core alone, and vdiv (which pulls eigen3 in)
+find_program(PKG_CONFIG pkg-config REQUIRED)
+set(ENV{PKG_CONFIG_PATH} ${WORK_DIR}/prefix/share/pkgconfig)
+foreach(pc vdiv-core vdiv)
+  execute_process(COMMAND ${PKG_CONFIG} --cflags ${pc} RESULT_VARIABLE rc OUTPUT_VARIABLE cflags
+                  ERROR_VARIABLE err OUTPUT_STRIP_TRAILING_WHITESPACE)
+  if(NOT rc EQUAL 0)
+    message(FATAL_ERROR "pkg-config --cflags ${pc} failed: ${err}")
+  endif()
+  separate_arguments(cflags UNIX_COMMAND "${cflags}")
+  set(source ${CMAKE_CURRENT_LIST_DIR}/core_consumer/main.cpp)
+  if(pc STREQUAL "vdiv")
+    set(source ${consumer}/main.cpp)
+  endif()
+  step(${CMAKE_CXX_COMPILER} ${cflags} -O1 ${source} -o ${WORK_DIR}/pc-${pc})
+  step(${WORK_DIR}/pc-${pc})
+endforeach()

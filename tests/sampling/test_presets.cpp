@@ -33,7 +33,7 @@ TEST_CASE("bad preset text throws invalid_argument naming the problem") {
   CHECK_THROWS_AS(parse_preset(""), invalid_argument);
 }
 
-TEST_CASE("preset scales follow DESIGN.md section 2") {
+TEST_CASE("preset scales follow the paper's table (presets.hpp)") {
   using D = dataset_kind;
   using C = view_config;
   CHECK(config_scale({D::coco, C::baseline}) == scale_range{0.2f, 1.0f});

@@ -47,8 +47,4 @@
 #define VDIV_ALWAYS_INLINE_LAMBDA
 #endif
 
-#define VDIV_VERSION_MAJOR 0
-#define VDIV_VERSION_MINOR 1
-#define VDIV_VERSION_PATCH 0
-/// Single integer for `#if VDIV_VERSION >= 100` style checks.
-#define VDIV_VERSION (VDIV_VERSION_MAJOR * 10000 + VDIV_VERSION_MINOR * 100 + VDIV_VERSION_PATCH)
+#include "../version.hpp"

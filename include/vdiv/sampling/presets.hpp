@@ -51,7 +51,7 @@
 
 namespace vdiv {
 
-/// The paper's positive-pair configurations (DESIGN.md section 2), in the paper's order.
+/// The paper's positive-pair configurations (its Table 1; the table above), in the paper's order.
 enum class view_config : std::uint8_t {
   baseline,
   zero_overlap,
