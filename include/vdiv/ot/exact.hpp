@@ -33,63 +33,34 @@ struct exact_status {
 /// Scratch space reused across pairs.
 struct exact_workspace {
   std::vector<double> c, ra, rb, pot, flow;
-  std::vector<int> order, tmp_order, bi, bj, deg, adj_start, adj, parent_edge, parent_node, depth,
+  std::vector<int> bi, bj, deg, adj_start, adj, parent_edge, parent_node, depth,
       queue, path_a, path_b;
-  std::vector<std::uint32_t> keys, tmp_keys;
+  std::vector<std::uint64_t> keys64, row_best;
   std::vector<char> alive_r, alive_c, is_basic, seen;
 };
 
 namespace detail {
-/// order = indices of c sorted by (float(c), index): stable counting passes over the key
-/// bytes (8-bit digits below 4096 cells, 11-bit above), skipping digits all keys share.
-inline void radix_order(const std::vector<double>& c, std::vector<int>& order,
-                        std::vector<std::uint32_t>& keys, std::vector<int>& tmp_order,
-                        std::vector<std::uint32_t>& tmp_keys) {
-  const std::size_t n = c.size();
-  order.resize(n);
-  keys.resize(n);
-  tmp_order.resize(n);
-  tmp_keys.resize(n);
-  std::uint32_t all_and = ~0u, all_or = 0u;
-  for (std::size_t k = 0; k < n; ++k) {
+/// One 64-bit key per cell, ordered as (float(c), index): the float's bits made monotonic
+/// in its value, above the cell index.
+inline void cell_keys(const std::vector<double>& c, std::vector<std::uint64_t>& keys) {
+  keys.resize(c.size());
+  for (std::size_t k = 0; k < c.size(); ++k) {
     const float f = static_cast<float>(c[k]);
     std::uint32_t b;
     std::memcpy(&b, &f, sizeof b);
-    keys[k] = (b & 0x80000000u) ? ~b : (b | 0x80000000u);  // monotonic in f
-    all_and &= keys[k];
-    all_or |= keys[k];
-    order[k] = static_cast<int>(k);
+    const std::uint32_t mono = (b & 0x80000000u) ? ~b : (b | 0x80000000u);
+    keys[k] = (std::uint64_t(mono) << 32) | k;
   }
-  if (n <= 1024) {  // small: one branch-light sort of packed (key, index) words
-    thread_local std::vector<std::uint64_t> packed;
-    packed.resize(n);
-    for (std::size_t k = 0; k < n; ++k) packed[k] = (std::uint64_t(keys[k]) << 32) | k;
-    std::sort(packed.begin(), packed.end());
-    for (std::size_t k = 0; k < n; ++k) order[k] = static_cast<int>(packed[k] & 0xFFFFFFFFu);
-    return;
+}
+
+/// The smallest key of a row among open columns (all ones when none is open).
+inline std::uint64_t row_min(const std::uint64_t* row, const char* open, int m) {
+  std::uint64_t best = ~std::uint64_t(0);
+  for (int j = 0; j < m; ++j) {
+    const std::uint64_t k = open[j] ? row[j] : ~std::uint64_t(0);
+    best = k < best ? k : best;
   }
-  const std::uint32_t varying = all_and ^ all_or;  // bits that differ between some keys
-  const int bits = n < 4096 ? 8 : 11;
-  const std::uint32_t mask = (1u << bits) - 1u;
-  std::uint32_t count[2048];
-  for (int shift = 0; shift < 32; shift += bits) {
-    if (((varying >> shift) & mask) == 0) continue;  // every key has the same digit here
-    std::fill(count, count + mask + 1, 0u);
-    for (std::size_t k = 0; k < n; ++k) ++count[(keys[k] >> shift) & mask];
-    std::uint32_t sum = 0;
-    for (std::uint32_t d = 0; d <= mask; ++d) {
-      const std::uint32_t t = count[d];
-      count[d] = sum;
-      sum += t;
-    }
-    for (std::size_t k = 0; k < n; ++k) {
-      const std::uint32_t d = (keys[k] >> shift) & mask;
-      tmp_keys[count[d]] = keys[k];
-      tmp_order[count[d]++] = order[k];
-    }
-    keys.swap(tmp_keys);
-    order.swap(tmp_order);
-  }
+  return best;
 }
 }  // namespace detail
 
@@ -122,20 +93,27 @@ exact_status exact_plan(const row_matrix<T>& cost, const column_vector<T>& a,
   // Least-cost starting basis: take the cheapest cell whose row and column are both open,
   // ship as much as possible, close exactly one of the two lines (both only at the very
   // end). Closing one line per step makes the N + M - 1 chosen cells a spanning tree.
-  // Cells in ascending cost (ties by index) by a stable LSD radix sort on the float bits:
-  // std::sort's data-dependent branches cost ~70 ns per element here (mispredictions) and
-  // dominated the whole solve at N = 49. Float precision only orders the starting basis;
-  // optimality is decided in double below.
-  detail::radix_order(ws.c, ws.order, ws.keys, ws.tmp_order, ws.tmp_keys);
+  // "Cheapest" orders cells by (float(c), index), one 64-bit key per cell. Lines only close,
+  // so the cheapest open cell is the minimum over open rows of each row's cheapest open
+  // cell: rows keep theirs, and only the rows whose cheapest cell sat in a column that just
+  // closed look again. That is O(N M) for the whole greedy, against a full sort of all N M
+  // cells before (whose comparisons were half of the solve at N = 13; perf, 2026-12-03).
+  // Float precision only orders the starting basis; optimality is decided in double below.
+  detail::cell_keys(ws.c, ws.keys64);
   ws.alive_r.assign(n, 1);
   ws.alive_c.assign(m, 1);
+  ws.row_best.resize(n);
+  for (int i = 0; i < n; ++i) ws.row_best[i] = detail::row_min(ws.keys64.data() + i * m, ws.alive_c.data(), m);
   ws.bi.clear();
   ws.bj.clear();
   ws.flow.clear();
   int rows_open = n, cols_open = m;
-  for (int idx : ws.order) {
-    const int i = idx / m, j = idx % m;
-    if (!ws.alive_r[i] || !ws.alive_c[j]) continue;
+  for (;;) {
+    int i = -1;
+    std::uint64_t best = ~std::uint64_t(0);
+    for (int r = 0; r < n; ++r)
+      if (ws.alive_r[r] && ws.row_best[r] < best) best = ws.row_best[i = r];
+    const int j = static_cast<int>(best & 0xFFFFFFFFu) - i * m;
     const double f = std::min(ws.ra[i], ws.rb[j]);
     const bool close_row = rows_open == 1   ? false
                            : cols_open == 1 ? true
@@ -152,6 +130,9 @@ exact_status exact_plan(const row_matrix<T>& cost, const column_vector<T>& a,
     } else {
       ws.alive_c[j] = 0;
       --cols_open;
+      for (int r = 0; r < n; ++r)
+        if (ws.alive_r[r] && static_cast<int>(ws.row_best[r] & 0xFFFFFFFFu) - r * m == j)
+          ws.row_best[r] = detail::row_min(ws.keys64.data() + r * m, ws.alive_c.data(), m);
     }
   }
   ws.is_basic.assign(ws.c.size(), 0);
