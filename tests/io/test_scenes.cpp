@@ -131,10 +131,8 @@ TEST_CASE("render_scene: bad options are rejected") {
 }
 
 TEST_CASE("make_scenes with Fashion-MNIST: same seed same bytes, COCO boxes match the drawing") {
-  if (!io::fashion_mnist_available()) {
-    MESSAGE("skipped: Fashion-MNIST not found (apt-get install dataset-fashion-mnist)");
-    return;
-  }
+  if (!io::fashion_mnist_available())
+    FAIL("Fashion-MNIST not found: apt-get install dataset-fashion-mnist (scripts/install-deps.sh)");
   vdiv::test::scratch_dir dir("io_scenes");
   io::scene_options o{.out_dir = dir.path / "a", .count = 6, .width = 400, .height = 300,
                       .seed = vdiv::test::seed(), .threads = 1};
@@ -183,10 +181,8 @@ TEST_CASE("make_scenes with Fashion-MNIST: same seed same bytes, COCO boxes matc
 }
 
 TEST_CASE("make_scenes folder layout loads as an ImageFolder with pseudo boxes") {
-  if (!io::fashion_mnist_available()) {
-    MESSAGE("skipped: Fashion-MNIST not found (apt-get install dataset-fashion-mnist)");
-    return;
-  }
+  if (!io::fashion_mnist_available())
+    FAIL("Fashion-MNIST not found: apt-get install dataset-fashion-mnist (scripts/install-deps.sh)");
   vdiv::test::scratch_dir dir("io_scenes_folder");
   io::scene_options o{.out_dir = dir.path, .count = 12, .width = 160, .height = 128, .iconic = true,
                       .seed = vdiv::test::seed(), .layout = io::scene_layout::folder};
@@ -208,10 +204,8 @@ TEST_CASE("make_scenes folder layout loads as an ImageFolder with pseudo boxes")
 }
 
 TEST_CASE("make_scenes never mixes old and new scenes in one folder") {
-  if (!io::fashion_mnist_available()) {
-    MESSAGE("skipped: Fashion-MNIST not found (apt-get install dataset-fashion-mnist)");
-    return;
-  }
+  if (!io::fashion_mnist_available())
+    FAIL("Fashion-MNIST not found: apt-get install dataset-fashion-mnist (scripts/install-deps.sh)");
   vdiv::test::scratch_dir dir("io_scenes_overwrite");
   auto count_images = [&] {
     std::size_t n = 0;
