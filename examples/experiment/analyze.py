@@ -1,0 +1,200 @@
+#!/usr/bin/python3
+"""The experiment's analysis: what the per-seed results say about the paper's claims.
+
+  /usr/bin/python3 examples/experiment/analyze.py examples/experiment/results.csv \\
+      [--out examples/experiment/analysis.md] [--plot examples/experiment/accuracy_vs_s.png]
+
+Input: one row per (config, seed) with linear_acc, knn_acc, s (the EMD similarity S of the
+config's pairs from the independent encoder), s_ci_low, s_ci_high, s_ssl (S from the run's own
+baseline backbone, optional), train_seconds; config "random_init" is the untrained backbone.
+Output (markdown): per config mean +- 95% CI over seeds (Student t); paired differences against
+baseline (same seed) with CIs; Spearman rank correlation of accuracy and S over the configs; a
+quadratic fit of accuracy on S (all seeds' points) with the CI of its quadratic term and the S of
+its peak (delta method); and the paper's claims, each marked supported / contradicted / cannot
+tell by the rule written next to it.
+"""
+import argparse
+import csv
+import math
+import sys
+from collections import defaultdict
+
+import numpy as np
+from scipy import stats
+
+CONFIG_ORDER = ["random_init", "baseline", "zero_overlap", "instance_vs_background", "only_background",
+                "lower_bound", "smaller_crop", "larger_crop", "smaller_crop_zero_overlap"]
+
+
+def mean_ci(values, level=0.95):
+    v = np.asarray(values, dtype=float)
+    v = v[np.isfinite(v)]
+    if len(v) == 0:
+        return float("nan"), float("nan"), 0
+    if len(v) == 1:
+        return float(v[0]), float("nan"), 1
+    half = stats.t.ppf(0.5 + level / 2, len(v) - 1) * v.std(ddof=1) / math.sqrt(len(v))
+    return float(v.mean()), float(half), len(v)
+
+
+def fmt(m, h, digits=4):
+    if not math.isfinite(m):
+        return ""
+    return ("%.*f" % (digits, m)) + ("" if not math.isfinite(h) else " ± %.*f" % (digits, h))
+
+
+def load(path):
+    rows = defaultdict(dict)
+    with open(path) as f:
+        for r in csv.DictReader(f):
+            def num(k):
+                try:
+                    return float(r[k]) if r.get(k) not in (None, "") else float("nan")
+                except ValueError:
+                    return float("nan")
+            rows[r["config"]][int(r["seed"])] = {k: num(k) for k in
+                                                 ("linear_acc", "knn_acc", "s", "s_ci_low", "s_ci_high",
+                                                  "s_ssl", "train_seconds")}
+    return rows
+
+
+def quadratic_fit(s, acc):
+    """OLS acc = a + b s + c s^2: coefficients, the CI of c, and the peak -b / 2c with its CI."""
+    s, acc = np.asarray(s), np.asarray(acc)
+    X = np.stack([np.ones_like(s), s, s * s], 1)
+    beta, *_ = np.linalg.lstsq(X, acc, rcond=None)
+    resid = acc - X @ beta
+    dof = len(s) - 3
+    sigma2 = float(resid @ resid) / dof
+    cov = sigma2 * np.linalg.inv(X.T @ X)
+    tq = stats.t.ppf(0.975, dof)
+    c_half = tq * math.sqrt(cov[2, 2])
+    peak = -beta[1] / (2 * beta[2]) if beta[2] != 0 else float("nan")
+    # delta method for g = -b / 2c
+    g = np.array([0.0, -1 / (2 * beta[2]), beta[1] / (2 * beta[2] ** 2)])
+    peak_half = tq * math.sqrt(float(g @ cov @ g))
+    return beta, c_half, peak, peak_half, dof
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("csv")
+    ap.add_argument("--out")
+    ap.add_argument("--plot")
+    args = ap.parse_args()
+    rows = load(args.csv)
+    configs = [c for c in CONFIG_ORDER if c in rows] + sorted(c for c in rows if c not in CONFIG_ORDER)
+    out = []
+    seeds = sorted({s for c in rows.values() for s in c})
+    out.append("## Per config (mean ± 95%% CI over %d seeds: %s)\n" % (len(seeds), ", ".join(map(str, seeds))))
+    out.append("| config | seeds | linear acc | k-NN acc | S (independent encoder) | S (baseline SSL backbone) | train s |")
+    out.append("|---|---|---|---|---|---|---|")
+    summary = {}
+    for c in configs:
+        r = rows[c].values()
+        lin = mean_ci([x["linear_acc"] for x in r])
+        knn = mean_ci([x["knn_acc"] for x in r])
+        s = mean_ci([x["s"] for x in r])
+        s_ssl = mean_ci([x["s_ssl"] for x in r])
+        secs = mean_ci([x["train_seconds"] for x in r])
+        summary[c] = {"linear": lin, "knn": knn, "s": s}
+        out.append("| %s | %d | %s | %s | %s | %s | %s |" % (c, lin[2], fmt(*lin[:2]), fmt(*knn[:2]), fmt(*s[:2]),
+                                                           fmt(*s_ssl[:2]), fmt(*secs[:2], digits=0)))
+
+    out.append("\n## Paired differences against baseline (same seed; mean ± 95%% CI)\n")
+    out.append("| config | linear acc - baseline | k-NN acc - baseline |")
+    out.append("|---|---|---|")
+    diffs = {}
+    for c in configs:
+        if c == "baseline" or "baseline" not in rows:
+            continue
+        common = sorted(set(rows[c]) & set(rows["baseline"]))
+        dl = mean_ci([rows[c][k]["linear_acc"] - rows["baseline"][k]["linear_acc"] for k in common])
+        dk = mean_ci([rows[c][k]["knn_acc"] - rows["baseline"][k]["knn_acc"] for k in common])
+        diffs[c] = (dl, dk)
+        out.append("| %s | %s | %s |" % (c, fmt(*dl[:2]), fmt(*dk[:2])))
+
+    trained = [c for c in configs if c != "random_init" and math.isfinite(summary[c]["s"][0])]
+    out.append("\n## Accuracy against S (pre-trained configs)\n")
+    fit = None
+    if len(trained) >= 4:
+        rho, p = stats.spearmanr([summary[c]["s"][0] for c in trained], [summary[c]["linear"][0] for c in trained])
+        out.append("Spearman rank correlation of mean linear accuracy and mean S over %d configs: "
+                   "rho = %.3f (p = %.3g)." % (len(trained), rho, p))
+        pts = [(x["s"], x["linear_acc"]) for c in trained for x in rows[c].values()
+               if math.isfinite(x["s"]) and math.isfinite(x["linear_acc"])]
+        if len(pts) >= 5:
+            s_all, a_all = zip(*pts)
+            beta, c_half, peak, peak_half, dof = quadratic_fit(s_all, a_all)
+            fit = beta
+            out.append("Quadratic fit over %d (config, seed) points: acc = %.4f + %.4f S + %.4f S^2; "
+                       "quadratic term %.4f ± %.4f (95%%, %d dof)%s; peak at S = %.3f ± %.3f." % (
+                           len(pts), beta[0], beta[1], beta[2], beta[2], c_half, dof,
+                           " - a reverse U" if beta[2] + c_half < 0 else
+                           (" - a U" if beta[2] - c_half > 0 else " - no curvature the data can tell"),
+                           peak, peak_half))
+
+    out.append("\n## The paper's claims against these data\n")
+    out.append("Rule: supported when the 95% CI of the tested difference excludes 0 in the claimed direction, "
+               "contradicted when it excludes 0 the other way, cannot tell otherwise.")
+
+    def verdict(d, direction):
+        m, h, n = d
+        if not (math.isfinite(m) and math.isfinite(h)):
+            return "cannot tell (too few seeds)"
+        lo, hi = m - h, m + h
+        if direction > 0:
+            return "supported" if lo > 0 else ("contradicted" if hi < 0 else "cannot tell")
+        return "supported" if hi < 0 else ("contradicted" if lo > 0 else "cannot tell")
+
+    def paired(a, b):
+        common = sorted(set(rows.get(a, {})) & set(rows.get(b, {})))
+        return mean_ci([rows[a][k]["linear_acc"] - rows[b][k]["linear_acc"] for k in common])
+
+    claims = [
+        ("Pre-training helps: the best config beats random init (linear probe)",
+         paired(max(trained, key=lambda c: summary[c]["linear"][0]), "random_init") if trained and "random_init" in rows else (float("nan"),) * 3, +1),
+        ("Instance consistency is not required: zero_overlap is not worse than baseline (tested: zero_overlap - baseline > -0.01)",
+         (lambda d: (d[0] + 0.01, d[1], d[2]))(paired("zero_overlap", "baseline")), +1),
+        ("Views of different images (lower_bound) are worse than baseline", paired("lower_bound", "baseline"), -1),
+        ("More diverse crops help: smaller_crop beats baseline", paired("smaller_crop", "baseline"), +1),
+        ("Less diverse crops hurt: larger_crop is worse than baseline", paired("larger_crop", "baseline"), -1),
+        ("Background-only views learn less than baseline", paired("only_background", "baseline"), -1),
+        ("Instance-vs-background views still learn: better than random init", paired("instance_vs_background", "random_init"), +1),
+    ]
+    for text, d, direction in claims:
+        out.append("- %s: **%s** (difference %s)" % (text, verdict(d, direction), fmt(*d[:2])))
+    if fit is not None:
+        out.append("- Accuracy peaks at moderate S (a reverse U, paper section 4.3): see the quadratic term above.")
+
+    text = "\n".join(out) + "\n"
+    if args.out:
+        open(args.out, "w").write(text)
+    sys.stdout.write(text)
+
+    if args.plot:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+        fig, ax = plt.subplots(figsize=(7, 4.5))
+        for c in trained:
+            s, lin = summary[c]["s"], summary[c]["linear"]
+            ax.errorbar(s[0], lin[0], xerr=s[1] if math.isfinite(s[1]) else None,
+                        yerr=lin[1] if math.isfinite(lin[1]) else None, fmt="o", capsize=3)
+            ax.annotate(c, (s[0], lin[0]), textcoords="offset points", xytext=(4, 4), fontsize=7)
+        if "random_init" in summary:
+            ri = summary["random_init"]["linear"]
+            ax.axhline(ri[0], color="grey", ls="--", lw=1)
+            ax.text(ax.get_xlim()[0], ri[0], " random init", va="bottom", fontsize=7, color="grey")
+        if fit is not None:
+            xs = np.linspace(min(summary[c]["s"][0] for c in trained), max(summary[c]["s"][0] for c in trained), 100)
+            ax.plot(xs, fit[0] + fit[1] * xs + fit[2] * xs * xs, color="black", lw=1)
+        ax.set_xlabel("EMD similarity S (independent encoder)")
+        ax.set_ylabel("linear-probe accuracy (Fashion-MNIST test)")
+        ax.set_title("accuracy against view similarity, mean ± 95% CI over seeds")
+        fig.tight_layout()
+        fig.savefig(args.plot, dpi=120)
+
+
+if __name__ == "__main__":
+    main()
