@@ -47,60 +47,64 @@ decltype(auto) with_eigen_view(const feature_batch<T>& v, F&& f) {
 /// Keeps a loaded packet in a register. GCC otherwise folds the loads of one operand into
 /// the FMAs as memory operands (`vfmadd231ps (%r8,%rax,4),...`), so each x (or y) packet is
 /// read from memory once per FMA that uses it: 20 loads per 16 FMAs in a 4 x 4 block, more
-/// than the two load ports sustain next to the FMAs (perf annotate of BM_gram/13: the block
-/// ran at ~45% of the FMA peak). The empty asm makes the value opaque, so it is loaded once.
-template <class P>
-inline void keep_in_register(P& v) {
+/// than the load ports sustain next to the FMAs (perf annotate of BM_gram/13: the block ran
+/// at ~45% of the FMA peak). The empty asm makes the value opaque, so it is loaded once.
 #if (defined(__GNUC__) || defined(__clang__)) && defined(__x86_64__) && !defined(__CUDA_ARCH__)
-  __asm__("" : "+v"(v));
+#define VDIV_KEEP_IN_REGISTER(v) __asm__("" : "+v"(v))
 #else
-  (void)v;
+#define VDIV_KEEP_IN_REGISTER(v) (void)(v)
 #endif
-}
 
-/// Accumulates one BI x BJ block of G over dims [0, k1) (k1 a multiple of the packet), and,
-/// when asked, the squared norms of its x rows (sx) and y rows (sy) from the same loads: the
-/// block that first touches a row also takes its norm, so that first (L3/DRAM) touch overlaps
-/// FMAs instead of a separate pass waiting on memory.
+/// One BI x BJ block of G over dims [0, k1) (k1 a multiple of the packet), written to
+/// g[p * ldg + q], and, when asked, the squared norms of its x rows (sx) and y rows (sy) from
+/// the same loads: the block that first touches a row also takes its norm, so that first
+/// (L3/DRAM) touch overlaps FMAs instead of a separate pass waiting on memory.
+/// Never inlined: its accumulators must stay in registers, which they do only in a function
+/// of its own (inlined into a larger caller, g++ 12 spilled them to the stack: 2x slower).
 template <int BI, int BJ, bool NX, bool NY, class T>
-inline void gram_block(const T* const* xr, const T* const* yr, std::int64_t k1,
-                       typename Eigen::internal::packet_traits<T>::type* acc,
-                       typename Eigen::internal::packet_traits<T>::type* sx,
-                       typename Eigen::internal::packet_traits<T>::type* sy) {
+EIGEN_DONT_INLINE void gram_block(const T* const* xr, const T* const* yr, std::int64_t k1, T* g,
+                                  std::int64_t ldg, T* sx_out, T* sy_out) {
   using namespace Eigen::internal;
   using P = typename packet_traits<T>::type;
   constexpr std::int64_t W = unpacket_traits<P>::size;
+  P acc[BI * BJ], sx[BI], sy[BJ];
+  for (auto& a : acc) a = pset1<P>(T(0));
+  for (auto& a : sx) a = pset1<P>(T(0));
+  for (auto& a : sy) a = pset1<P>(T(0));
   for (std::int64_t k = 0; k < k1; k += W) {
     P xv[BI], yv[BJ];
     for (int p = 0; p < BI; ++p) {
       xv[p] = ploadu<P>(xr[p] + k);
-      keep_in_register(xv[p]);
+      VDIV_KEEP_IN_REGISTER(xv[p]);
     }
     for (int q = 0; q < BJ; ++q) {
       yv[q] = ploadu<P>(yr[q] + k);
-      keep_in_register(yv[q]);
+      VDIV_KEEP_IN_REGISTER(yv[q]);
     }
     if constexpr (NX)
       for (int p = 0; p < BI; ++p) sx[p] = pmadd(xv[p], xv[p], sx[p]);
     if constexpr (NY)
       for (int q = 0; q < BJ; ++q) sy[q] = pmadd(yv[q], yv[q], sy[q]);
     for (int p = 0; p < BI; ++p)
-      for (int q = 0; q < BJ; ++q) acc[p * 4 + q] = pmadd(xv[p], yv[q], acc[p * 4 + q]);
+      for (int q = 0; q < BJ; ++q) acc[p * BJ + q] = pmadd(xv[p], yv[q], acc[p * BJ + q]);
   }
+  for (int p = 0; p < BI; ++p)
+    for (int q = 0; q < BJ; ++q) g[p * ldg + q] = predux(acc[p * BJ + q]);
+  if constexpr (NX)
+    for (int p = 0; p < BI; ++p) sx_out[p] = predux(sx[p]);
+  if constexpr (NY)
+    for (int q = 0; q < BJ; ++q) sy_out[q] = predux(sy[q]);
 }
 
 /// gram_block with the norm flags chosen at run time (first row block: y norms; first column
 /// block: x norms).
 template <int BI, int BJ, class T>
 inline void gram_block_norms(bool nx, bool ny, const T* const* xr, const T* const* yr,
-                             std::int64_t k1,
-                             typename Eigen::internal::packet_traits<T>::type* acc,
-                             typename Eigen::internal::packet_traits<T>::type* sx,
-                             typename Eigen::internal::packet_traits<T>::type* sy) {
-  if (nx && ny) gram_block<BI, BJ, true, true, T>(xr, yr, k1, acc, sx, sy);
-  else if (nx) gram_block<BI, BJ, true, false, T>(xr, yr, k1, acc, sx, sy);
-  else if (ny) gram_block<BI, BJ, false, true, T>(xr, yr, k1, acc, sx, sy);
-  else gram_block<BI, BJ, false, false, T>(xr, yr, k1, acc, sx, sy);
+                             std::int64_t k1, T* g, std::int64_t ldg, T* sx, T* sy) {
+  if (nx && ny) gram_block<BI, BJ, true, true, T>(xr, yr, k1, g, ldg, sx, sy);
+  else if (nx) gram_block<BI, BJ, true, false, T>(xr, yr, k1, g, ldg, sx, sy);
+  else if (ny) gram_block<BI, BJ, false, true, T>(xr, yr, k1, g, ldg, sx, sy);
+  else gram_block<BI, BJ, false, false, T>(xr, yr, k1, g, ldg, sx, sy);
 }
 
 /// G = X Y^T and squared row norms for dense rows (col_stride 1), register-blocked.
@@ -132,20 +136,14 @@ void gram_dense(const T* x, std::int64_t xs, std::int64_t n, const T* y, std::in
       const int bj = m - j0 >= 4 ? 4 : 1;
       const T* yr[4];
       for (int q = 0; q < bj; ++q) yr[q] = y + (j0 + q) * ys;
-      P acc[16], sx[4], sy[4];
-      for (auto& a : acc) a = pset1<P>(T(0));
-      for (int p = 0; p < 4; ++p) sx[p] = sy[p] = pset1<P>(T(0));
       const bool nx = j0 == 0, ny = i0 == 0;
-      if (bi == 4 && bj == 4) gram_block_norms<4, 4, T>(nx, ny, xr, yr, dv, acc, sx, sy);
-      else if (bi == 4) gram_block_norms<4, 1, T>(nx, ny, xr, yr, dv, acc, sx, sy);
-      else if (bj == 4) gram_block_norms<1, 4, T>(nx, ny, xr, yr, dv, acc, sx, sy);
-      else gram_block_norms<1, 1, T>(nx, ny, xr, yr, dv, acc, sx, sy);
-      for (int p = 0; p < bi; ++p)
-        for (int q = 0; q < bj; ++q) gram(i0 + p, j0 + q) = predux(acc[p * 4 + q]);
-      if (nx)
-        for (int p = 0; p < bi; ++p) xsq(i0 + p) = predux(sx[p]);
-      if (ny)
-        for (int q = 0; q < bj; ++q) ysq(j0 + q) = predux(sy[q]);
+      T* g = gram.data() + i0 * m + j0;
+      T* sx = xsq.data() + i0;
+      T* sy = ysq.data() + j0;
+      if (bi == 4 && bj == 4) gram_block_norms<4, 4, T>(nx, ny, xr, yr, dv, g, m, sx, sy);
+      else if (bi == 4) gram_block_norms<4, 1, T>(nx, ny, xr, yr, dv, g, m, sx, sy);
+      else if (bj == 4) gram_block_norms<1, 4, T>(nx, ny, xr, yr, dv, g, m, sx, sy);
+      else gram_block_norms<1, 1, T>(nx, ny, xr, yr, dv, g, m, sx, sy);
       j0 += bj;
     }
     i0 += bi;
@@ -158,6 +156,8 @@ void gram_dense(const T* x, std::int64_t xs, std::int64_t n, const T* y, std::in
     for (std::int64_t j = 0; j < m; ++j)
       for (std::int64_t k = dv; k < dim; ++k) gram(i, j) += x[i * xs + k] * y[j * ys + k];
 }
+
+#undef VDIV_KEEP_IN_REGISTER
 
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic pop
