@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <sstream>
+#include <vdiv/core/machine.hpp>
 #include <vdiv/estimator/score.hpp>
 #include <vdiv/estimator/torchscript_encoder.hpp>
 #include <vdiv/io/coco.hpp>
@@ -310,6 +311,7 @@ void run_score(const score_args& a) {
                  checkpoint_file.string().c_str(), ckpt.done().size(),
                  ckpt.torn_lines() ? " (a torn line from the interruption was ignored)" : "");
   }
+  std::printf("%s\n", vdiv::machine::runtime_line(torch::get_num_threads()).c_str());
   std::printf("data: %s\n", dataset.summary.c_str());
   std::fflush(stdout);
   progress_bar bar;
@@ -323,6 +325,7 @@ void run_score(const score_args& a) {
   report.settings["reg"] = std::to_string(a.reg);
   report.settings["iters"] = std::to_string(a.iters);
   report.settings["device"] = a.device;
+  report.settings["runtime"] = vdiv::machine::runtime_summary(torch::get_num_threads());
   report.data_report = dataset.report;
   for (auto& c : report.configs) {
     if (const auto it = accuracy.find(c.config); it != accuracy.end()) c.accuracy = it->second;

@@ -169,9 +169,16 @@ inline blas_info describe_blas(const std::string& resolved) {
   return b;
 }
 
-/// The BLAS loaded in this process: the library behind libblas.so.3 (LibTorch's, numpy's and
-/// OpenCV's dependency on Debian), else any known BLAS.
+/// The BLAS loaded in this process: the library that defines `sgemm_` in the global scope
+/// (what LibTorch's and OpenCV's BLAS calls bind to; on Debian the library behind
+/// libblas.so.3), else any known BLAS that is loaded.
 inline blas_info loaded_blas() {
+#if defined(__linux__)
+  if (void* f = ::dlsym(RTLD_DEFAULT, "sgemm_")) {
+    Dl_info info{};
+    if (::dladdr(f, &info) != 0 && info.dli_fname != nullptr) return describe_blas(detail::real_path(info.dli_fname));
+  }
+#endif
   std::string found;
   for (const auto& p : loaded_libraries()) {
     const std::string base = detail::base_name(p);
