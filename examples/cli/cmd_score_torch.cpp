@@ -2,6 +2,7 @@
 #include <torch/torch.h>
 #include <unistd.h>
 
+#include <charconv>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -151,10 +152,11 @@ std::vector<vdiv::view_config> parse_configs(const std::string& list, vdiv::data
   return configs;
 }
 
+// The shortest text that reads back as the same double ("0.05", not "0.050000000000000003").
 std::string number_text(double v) {
   char buf[32];
-  std::snprintf(buf, sizeof buf, "%.17g", v);
-  return buf;
+  const auto end = std::to_chars(buf, buf + sizeof buf, v).ptr;
+  return std::string(buf, end);
 }
 
 // Everything that decides the run's scores (not --threads or --chunk, which do not), so a

@@ -17,6 +17,7 @@
 #include <cstdlib>
 
 #include <vdiv/core/error.hpp>
+#include <vdiv/io/detail/file.hpp>
 
 namespace vdiv::train {
 
@@ -32,11 +33,10 @@ class stopwatch {
   std::chrono::steady_clock::time_point start_;
 };
 
-/// Writes a flat JSON object of string values (numbers written as given).
+/// Writes a flat JSON object of string values (numbers written as given), atomically.
 inline void write_flat_json(const std::filesystem::path& file,
                             const std::map<std::string, std::string>& values) {
-  std::ofstream out(file);
-  if (!out) throw io_error("cannot write " + file.string());
+  std::ostringstream out;
   out << "{\n";
   std::size_t i = 0;
   for (const auto& [k, v] : values) {
@@ -46,6 +46,7 @@ inline void write_flat_json(const std::filesystem::path& file,
         << (++i < values.size() ? ",\n" : "\n");
   }
   out << "}\n";
+  vdiv::detail::write_file_atomic(file, out.str());
 }
 
 template <class T>

@@ -15,20 +15,73 @@
 // checkpoints and exports. See examples/moco_v2/README.md.
 #include <CLI/CLI.hpp>
 
+#include <charconv>
 #include <cstdio>
 #include <fstream>
 #include <iomanip>
 #include <iostream>
+#include <map>
+#include <sstream>
+#include <string>
 
+#include <vdiv/io/fingerprint.hpp>
 #include <vdiv/torch/loader.hpp>
 #include <vdiv/torch/schedules.hpp>
 
 #include "data.hpp"
 #include "distributed.hpp"
+#include "flops.hpp"
 #include "moco.hpp"
 #include "run_util.hpp"
 
 namespace vt = vdiv::train;
+
+namespace {
+
+// The shortest text that reads back as the same double ("0.05", not "0.050000000000000003").
+std::string number(double v) {
+  char buf[32];
+  const auto end = std::to_chars(buf, buf + sizeof buf, v).ptr;
+  return std::string(buf, end);
+}
+
+// "--option value" lines, sorted by option.
+std::string settings_text(const std::map<std::string, std::string>& settings) {
+  std::string text;
+  for (const auto& [key, value] : settings) text += key + ' ' + value + '\n';
+  return text;
+}
+
+std::map<std::string, std::string> parse_settings(const std::string& text) {
+  std::map<std::string, std::string> out;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) {
+    const auto space = line.find(' ');
+    out[line.substr(0, space)] = space == std::string::npos ? "" : line.substr(space + 1);
+  }
+  return out;
+}
+
+// A resumed run must continue the same run: every setting that defines it must match the
+// checkpoint's. The message names each difference.
+void check_same_run(const std::map<std::string, std::string>& was,
+                    const std::map<std::string, std::string>& now, const std::filesystem::path& ckpt) {
+  std::string diff;
+  for (const auto& [key, value] : now) {
+    const auto it = was.find(key);
+    const std::string old = it == was.end() ? "(not recorded)" : it->second;
+    if (old != value) diff += "\n  " + key + ": checkpoint " + old + ", now " + value;
+  }
+  for (const auto& [key, value] : was)
+    if (!now.count(key)) diff += "\n  " + key + ": checkpoint " + value + ", now (not set)";
+  if (!diff.empty()) {
+    throw vdiv::invalid_argument("the checkpoint " + ckpt.string() +
+                                 " belongs to a run with other settings:" + diff +
+                                 "\npass the same settings to resume it, or --no-resume to start over");
+  }
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   vt::prefer_passive_openmp(argv);
@@ -96,7 +149,8 @@ int main(int argc, char** argv) {
     vt::stopwatch load_clock;
     auto set = vt::load_train_set(data, std::size_t(cache_gib * (1ull << 30)), 2, limit);
     say << "data: " << set.size() << " images (" << set.skipped << " skipped), decoded in "
-              << std::fixed << std::setprecision(1) << load_clock.seconds() << " s\n";
+              << std::fixed << std::setprecision(1) << load_clock.seconds() << " s\n"
+              << std::defaultfloat << std::setprecision(6);
     const auto preset = vdiv::parse_preset(views);
     const vdiv::pair_sampler sampler(preset);
 
@@ -123,17 +177,44 @@ int main(int argc, char** argv) {
               << " epochs=" << epochs << " steps/epoch=" << steps_per_epoch << " lr=" << lr
               << " threads=" << nthreads << " workers=" << workers << " rank=" << rank << "/" << world
               << (pg.active() ? " (gradients averaged over the ranks)" : world > 1 ? " (no sync)" : "") << "\n";
+    say << vdiv::machine::runtime_line(nthreads) << "\n";
+
+    // Everything that defines the run (not --workers, --threads or --cache-gib, which change
+    // no result, nor --max-steps, which only stops a benchmark early).
+    vdiv::io::data_fingerprint data_print;
+    for (const auto& im : set.images) data_print.add_image(im.file, im.width, im.height, im.boxes, im.label);
+    const std::map<std::string, std::string> run_settings{
+        {"--data", std::filesystem::absolute(data).lexically_normal().string() + " (" +
+                       std::to_string(set.size()) + " images, fingerprint " + data_print.hex() + ")"},
+        {"--views", vdiv::to_string(preset)},
+        {"--arch", arch},
+        {"--width", std::to_string(width)},
+        {"--small-stem", small_stem ? "on" : "off"},
+        {"--size", std::to_string(size)},
+        {"--batch", std::to_string(batch)},
+        {"--queue", std::to_string(queue)},
+        {"--dim", std::to_string(dim)},
+        {"--lr", number(lr)},
+        {"--sgd-momentum", number(sgd_momentum)},
+        {"--wd", number(wd)},
+        {"--m", number(momentum)},
+        {"--temperature", number(temperature)},
+        {"--bn-splits", std::to_string(bn_splits)},
+        {"--epochs", std::to_string(epochs)},
+        {"--seed", std::to_string(seed)},
+        {"--world-size", std::to_string(world)},
+        {"--no-sync", no_sync ? "on" : "off"},
+        {"--limit", std::to_string(limit)}};
 
     // Resume.
     const auto ckpt = out_dir / "checkpoint.pt";
     int start_epoch = 0;
     if (!no_resume && std::filesystem::exists(ckpt)) {
-      auto a = vt::load_archive(ckpt);
+      auto a = vt::load_archive(ckpt);  // refuses a corrupt file (CRC-32)
+      check_same_run(parse_settings(vt::read_string(a, "run_settings")), run_settings, ckpt);
       model.load(a);
       vt::read_optimizer(a, "optimizer", opt);
       start_epoch = int(vt::read_int(a, "next_epoch"));
-      if (std::uint64_t(vt::read_int(a, "seed")) != seed)
-        throw vdiv::invalid_argument("--seed differs from the checkpoint's; pass the same seed or --no-resume");
       say << "resumed from " << ckpt << " at epoch " << start_epoch << "\n";
     }
     if (pg.active()) {
@@ -150,7 +231,10 @@ int main(int argc, char** argv) {
     }
 
     std::ofstream log;
-    if (main_rank) log.open(out_dir / "log.csv", start_epoch > 0 ? std::ios::app : std::ios::trunc);
+    if (main_rank) {
+      log.open(out_dir / "log.csv", start_epoch > 0 ? std::ios::app : std::ios::trunc);
+      if (!log) throw vdiv::io_error("cannot write " + (out_dir / "log.csv").string());
+    }
     if (start_epoch == 0) log << "epoch,loss,acc1,lr,images_per_s,fallbacks,seconds\n";
     std::int64_t step = std::int64_t(start_epoch) * steps_per_epoch;
     bool stop = false;
@@ -204,6 +288,7 @@ int main(int argc, char** argv) {
       log << epoch << ',' << loss_sum / double(std::max<std::int64_t>(nb, 1)) << ','
           << acc_sum / double(std::max<std::int64_t>(nb, 1)) << ',' << lr_at(step - 1) << ',' << ips
           << ',' << fallbacks << ',' << secs << std::endl;
+      if (main_rank && !log) throw vdiv::io_error("cannot write " + (out_dir / "log.csv").string());
       pg.broadcast_buffers(*model.query);  // BatchNorm running statistics: rank 0's
       pg.broadcast_buffers(*model.key);
       if (stop) break;  // a partial epoch (benchmark) is not checkpointed
@@ -213,6 +298,7 @@ int main(int argc, char** argv) {
       vt::write_optimizer(a, "optimizer", opt);
       vt::write_int(a, "next_epoch", epoch + 1);
       vt::write_int(a, "seed", std::int64_t(seed));
+      vt::write_string(a, "run_settings", settings_text(run_settings));
       vt::save_atomic(a, ckpt);
     }
 
@@ -226,21 +312,36 @@ int main(int argc, char** argv) {
     if (steady_images > 0)
       std::cout << "throughput: " << std::setprecision(2) << double(steady_images) / steady_clock.seconds()
                 << " img/s (" << steady_images << " images after " << warmup_steps << " warm-up steps)\n";
+    if (steady_images > 0) {
+      // Per image: query forward + backward (3x), key forward (1x), and the logits against the
+      // queue (forward, and the backward into q).
+      const int feat = model.query->backbone->out_dim;
+      const double fwd = vt::resnet_forward_flops(mo.backbone, size) + vt::mlp_head_flops(feat, feat, dim);
+      const double per_image = 4.0 * fwd + 4.0 * double(dim) * double(queue);
+      std::cout << "flops: " << vt::flops_report(per_image, double(steady_images) / pg.world_size(),
+                                                 steady_clock.seconds(), nthreads)
+                << (pg.world_size() > 1 ? " (per rank)" : "") << "\n";
+    }
     // Export the query backbone.
     auto backbone = model.query->backbone;
     backbone->eval();
     auto scripted = vt::script_resnet(backbone);
-    scripted.save((out_dir / "backbone.pt").string());
+    std::ostringstream scripted_bytes;
+    scripted.save(scripted_bytes);
+    vdiv::detail::write_file_atomic(out_dir / "backbone.pt", scripted_bytes.str());
     ::torch::serialize::OutputArchive state;
     backbone->save(state);
-    state.save_to((out_dir / "backbone_state.pt").string());
+    std::ostringstream state_bytes;
+    state.save_to(state_bytes);
+    vdiv::detail::write_file_atomic(out_dir / "backbone_state.pt", state_bytes.str());
     vt::write_flat_json(out_dir / "backbone.json",
                         {{"arch", arch}, {"width", vt::str(width)}, {"small_stem", small_stem ? "1" : "0"},
                          {"size", vt::str(size)}, {"out_dim", vt::str(backbone->out_dim)},
                          {"views", vdiv::to_string(preset)}, {"epochs", vt::str(epochs)},
                          {"normalisation", "imagenet"}});
     std::cout << "exported " << (out_dir / "backbone.pt") << " (TorchScript, " << backbone->out_dim
-              << "-d features)\n";
+              << "-d features)" << std::endl;
+    if (!std::cout) throw vdiv::io_error("cannot write to standard output");
   } catch (const std::exception& e) {
     std::fprintf(stderr, "vdiv-moco-v2: error: %s\n", e.what());
     return 1;

@@ -4,8 +4,8 @@
 #     center), the loss is finite, only rank 0 writes the outputs;
 #   - the same 2 ranks with --no-sync (sharding only) end with different states, and rank 0's
 #     differs from the synced run's, so the equality comes from the sync;
-#   - a second synced run with one more epoch resumes both ranks from rank 0's checkpoint and
-#     ends identical again.
+#   - a synced run stopped inside epoch 1 (--max-steps) resumes both ranks from rank 0's
+#     epoch-0 checkpoint with the same command and ends identical again.
 # usage: dist_train_test.sh moco|dino TRAINER SCENES WORKDIR
 set -euo pipefail
 kind=$1
@@ -38,7 +38,8 @@ run() {
 }
 checksum() { sed -n 's/^state checksum rank [0-9]*: //p' "$work/$1.log"; }
 
-run sync 1 --no-resume
+# 24 scenes, 2 ranks x batch 4: 3 steps per epoch; step 4 stops inside epoch 1.
+run sync 2 --no-resume --max-steps 4
 a=$(checksum sync_0)
 b=$(checksum sync_1)
 [ -n "$a" ] && [ "$a" = "$b" ] || fail "synced ranks differ: rank 0 $a, rank 1 $b"
@@ -49,7 +50,7 @@ grep -q "^exported \|^epoch " "$work/sync_1.log" && fail "rank 1 logged or expor
 loss=$(sed -n 's/^epoch 0 loss \([^ ]*\) .*/\1/p' "$work/sync_0.log")
 awk -v l="$loss" 'BEGIN { exit !(l != "" && l == l + 0 && l > 0 && l < 1e6) }' || fail "loss not finite: '$loss'"
 
-run nosync 1 --no-resume --no-sync
+run nosync 2 --no-resume --no-sync --max-steps 4
 c=$(checksum nosync_0)
 d=$(checksum nosync_1)
 [ -n "$c" ] && [ "$c" != "$d" ] || fail "unsynced ranks are identical ($c): the test cannot see the sync"

@@ -2,6 +2,9 @@
 #include <doctest/doctest.h>
 
 #include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <string>
 
 #include <vdiv/torch/checkpoint.hpp>
 
@@ -87,5 +90,40 @@ TEST_CASE("MoCo checkpoint round trip is bit-identical, and training continues i
   auto in2 = vt::load_archive(dir / "checkpoint.pt");
   CHECK_THROWS_AS(c.load(in2), vdiv::io_error);
   CHECK_THROWS_AS(vt::load_archive(dir / "nope.pt"), vdiv::io_error);
+  std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("a damaged or unchecked checkpoint is refused, naming the file") {
+  const auto dir = std::filesystem::temp_directory_path() / ("vdiv_ckpt_crc_" + std::to_string(vdiv::test::seed()));
+  std::filesystem::remove_all(dir);
+  torch::manual_seed(vdiv::test::seed());
+  vt::moco_model a(tiny());
+  torch::serialize::OutputArchive out;
+  a.save(out);
+  vt::write_string(out, "run_settings", "--views coco:zero_overlap\n--lr 0.1\n");
+  const auto file = dir / "checkpoint.pt";
+  vt::save_atomic(out, file);
+  auto in = vt::load_archive(file);
+  CHECK(vt::read_string(in, "run_settings") == "--views coco:zero_overlap\n--lr 0.1\n");
+  CHECK_THROWS_AS(vt::read_string(in, "depth"), vdiv::io_error);  // an int, not a string
+  for (const auto& name : std::filesystem::directory_iterator(dir))
+    CHECK(name.path().filename() == "checkpoint.pt");  // no temporary file left behind
+
+  // 4,000 bytes flipped in the middle of the file: the weights would load, the CRC-32 refuses.
+  std::string bytes;
+  {
+    std::ifstream f(file, std::ios::binary);
+    bytes.assign(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
+  }
+  auto damaged = bytes;
+  for (std::size_t i = damaged.size() / 2 - 2000; i < damaged.size() / 2 + 2000; ++i) damaged[i] ^= 0x5A;
+  std::ofstream(file, std::ios::binary) << damaged;
+  CHECK_THROWS_WITH_AS(vt::load_archive(file), doctest::Contains("checkpoint.pt is corrupt"),
+                       vdiv::io_error);
+  // A plain archive (no checksum) is refused too.
+  torch::serialize::OutputArchive plain;
+  a.save(plain);
+  plain.save_to(file.string());
+  CHECK_THROWS_WITH_AS(vt::load_archive(file), doctest::Contains("no checksum"), vdiv::io_error);
   std::filesystem::remove_all(dir);
 }

@@ -10,15 +10,9 @@
 /// with encoding of the previous chunk. Every pair is a pure function of (seed, pair index), so
 /// the score does not depend on the thread count, the chunk size or where a run was resumed.
 
-#include <sys/stat.h>
-#include <zlib.h>
-
 #include <algorithm>
-#include <cerrno>
 #include <chrono>
 #include <cmath>
-#include <cstdio>
-#include <cstring>
 #include <cstdint>
 #include <filesystem>
 #include <functional>
@@ -33,6 +27,7 @@
 #include "../core/box.hpp"
 #include "../core/error.hpp"
 #include "../core/random.hpp"
+#include "../io/fingerprint.hpp"
 #include "../io/image.hpp"
 #include "../ot/similarity.hpp"
 #include "../sampling/pair_sampler.hpp"
@@ -136,61 +131,18 @@ inline void check_score_options(const score_options& o) {
   }
 }
 
-/// A fingerprint of a dataset's contents, so a checkpoint is never resumed on changed data:
-/// zlib's CRC-32 and Adler-32 (as 16 hex digits) over every entry's path, file size and
-/// modification time (ns), declared image size and boxes. Rewriting any image, box or
-/// annotation changes it; a missing image file is fingerprinted as missing (it is skipped and
-/// counted when scored).
+/// A fingerprint of a dataset's contents (io::data_fingerprint over every entry's file, declared
+/// size and boxes), so a checkpoint is never resumed on changed data: rewriting any image, box
+/// or annotation changes it.
 inline std::string dataset_fingerprint(const std::vector<dataset_entry>& data) {
-  std::string bytes;
-  uLong crc = crc32(0L, Z_NULL, 0), adler = adler32(0L, Z_NULL, 0);
-  auto flush = [&] {
-    crc = crc32_z(crc, reinterpret_cast<const Bytef*>(bytes.data()), bytes.size());
-    adler = adler32_z(adler, reinterpret_cast<const Bytef*>(bytes.data()), bytes.size());
-    bytes.clear();
-  };
-  auto put = [&](const void* p, std::size_t n) { bytes.append(static_cast<const char*>(p), n); };
-  for (const auto& e : data) {
-    const std::string path = e.file.string();
-    put(path.data(), path.size() + 1);
-    struct ::stat st {};
-    std::int64_t stamp[2] = {-1, -1};
-    if (::stat(e.file.c_str(), &st) == 0) {
-      stamp[0] = std::int64_t(st.st_size);
-      stamp[1] = std::int64_t(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
-    }
-    put(stamp, sizeof stamp);
-    put(&e.width, sizeof e.width);
-    put(&e.height, sizeof e.height);
-    for (const box& b : e.boxes) put(&b, sizeof b);
-    put("\n", 1);
-    if (bytes.size() > (1u << 20)) flush();
-  }
-  flush();
-  char hex[17];
-  std::snprintf(hex, sizeof hex, "%08lx%08lx", crc & 0xffffffffUL, adler & 0xffffffffUL);
-  return hex;
+  io::data_fingerprint f;
+  for (const auto& e : data) f.add_image(e.file, e.width, e.height, e.boxes);
+  return f.hex();
 }
 
-/// A file's size and CRC-32 (zlib) as "<bytes> bytes, crc32 <hex>", to tell a rewritten file
-/// (e.g. a retrained encoder) from the one a checkpoint was made with.
-/// @throws vdiv::io_error naming the file when it cannot be read.
+/// A file's size and CRC-32 (see io::file_fingerprint).
 inline std::string file_fingerprint(const std::filesystem::path& file) {
-  std::FILE* f = std::fopen(file.c_str(), "rb");
-  if (f == nullptr) throw io_error("cannot read '" + file.string() + "': " + std::strerror(errno));
-  uLong crc = crc32(0L, Z_NULL, 0);
-  std::uint64_t size = 0;
-  std::vector<unsigned char> chunk(1 << 20);
-  for (std::size_t got; (got = std::fread(chunk.data(), 1, chunk.size(), f)) > 0;) {
-    crc = crc32_z(crc, chunk.data(), got);
-    size += got;
-  }
-  const bool failed = std::ferror(f) != 0;
-  std::fclose(f);
-  if (failed) throw io_error("cannot read '" + file.string() + "': read error");
-  char hex[9];
-  std::snprintf(hex, sizeof hex, "%08lx", crc & 0xffffffffUL);
-  return std::to_string(size) + " bytes, crc32 " + hex;
+  return io::file_fingerprint(file);
 }
 
 /// Images selected for a run: a keyed shuffle of the dataset, so any prefix of it is itself a

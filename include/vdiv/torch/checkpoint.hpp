@@ -3,32 +3,59 @@
 /// Atomic LibTorch checkpoints and module state archives for the trainers.
 ///
 /// A checkpoint is one torch::serialize archive: sub-archives per module / optimiser plus plain
-/// tensors and integers. It is written to `<file>.tmp` and renamed over `<file>`, so a run
-/// killed at any moment leaves either the previous or the new checkpoint, never half of one.
-/// Needs LibTorch.
+/// tensors and integers. On disk it is wrapped in an outer archive that holds its bytes and
+/// their CRC-32, so a damaged file (bit rot, a bad copy, a torn write on a file system that
+/// lies about fsync) is refused on load instead of resuming from different weights. It is
+/// written to a temporary file, fsync'ed and renamed over `<file>`, so a run killed at any
+/// moment leaves either the previous or the new checkpoint, never half of one.
+/// Needs LibTorch and zlib.
 
 #include <torch/torch.h>
+#include <zlib.h>
 
 #include <cstdint>
+#include <cstdio>
 #include <filesystem>
 #include <string>
 
 #include "../core/error.hpp"
+#include "../io/detail/file.hpp"
 
 namespace vdiv::train {
 
-/// Writes `archive` to `file` atomically (temp file in the same directory, then rename).
+namespace detail {
+inline std::uint32_t crc32_of(const void* data, std::size_t size) {
+  return static_cast<std::uint32_t>(
+      crc32_z(crc32(0L, Z_NULL, 0), static_cast<const Bytef*>(data), size));
+}
+inline std::string hex32(std::uint32_t v) {
+  char buf[9];
+  std::snprintf(buf, sizeof buf, "%08x", v);
+  return buf;
+}
+}  // namespace detail
+
+/// Writes `archive` to `file` atomically with a CRC-32 of its bytes (see the file comment).
 inline void save_atomic(::torch::serialize::OutputArchive& archive,
                         const std::filesystem::path& file) {
   if (file.has_parent_path()) std::filesystem::create_directories(file.parent_path());
-  auto tmp = file;
-  tmp += ".tmp";
-  archive.save_to(tmp.string());
-  std::error_code ec;
-  std::filesystem::rename(tmp, file, ec);
-  if (ec)
-    throw io_error("checkpoint: cannot rename " + tmp.string() + " to " + file.string() + ": " +
-                   ec.message());
+  std::string payload;
+  archive.save_to([&payload](const void* data, std::size_t size) {
+    payload.append(static_cast<const char*>(data), size);
+    return size;
+  });
+  ::torch::serialize::OutputArchive outer;
+  outer.write("vdiv_checkpoint_payload",
+              ::torch::from_blob(payload.data(), {std::int64_t(payload.size())}, ::torch::kUInt8));
+  outer.write("vdiv_checkpoint_crc32",
+              ::torch::tensor(std::int64_t(detail::crc32_of(payload.data(), payload.size())),
+                              ::torch::kInt64));
+  std::string bytes;
+  outer.save_to([&bytes](const void* data, std::size_t size) {
+    bytes.append(static_cast<const char*>(data), size);
+    return size;
+  });
+  vdiv::detail::write_file_atomic(file, bytes.data(), bytes.size());
 }
 
 /// Stores an integer in an archive (as a 0-d int64 tensor).
@@ -83,15 +110,61 @@ inline void read_optimizer(::torch::serialize::InputArchive& a, const std::strin
   opt.load(sub);
 }
 
-/// Loads an archive from `file`, with an io_error that names the file on failure.
+/// Loads an archive written by save_atomic from `file` after checking its CRC-32.
+/// @throws vdiv::io_error naming the file when it cannot be read, was written without a
+///         checksum, or its bytes do not match their checksum (corrupt).
 inline ::torch::serialize::InputArchive load_archive(const std::filesystem::path& file) {
-  ::torch::serialize::InputArchive a;
+  ::torch::serialize::InputArchive outer, a;
+  ::torch::Tensor payload, crc;
   try {
-    a.load_from(file.string());
+    outer.load_from(file.string());
+  } catch (const std::exception& e) {
+    throw io_error("checkpoint: cannot read " + file.string() + ": " + e.what());
+  }
+  if (!outer.try_read("vdiv_checkpoint_payload", payload) ||
+      !outer.try_read("vdiv_checkpoint_crc32", crc)) {
+    throw io_error("checkpoint " + file.string() +
+                   " has no checksum (written by an older vdiv, or not a vdiv checkpoint); "
+                   "start over with --no-resume");
+  }
+  payload = payload.contiguous();
+  if (payload.scalar_type() != ::torch::kUInt8 || payload.dim() != 1 || crc.numel() != 1) {
+    throw io_error("checkpoint " + file.string() + " is damaged (malformed checksum record); "
+                   "start over with --no-resume");
+  }
+  const auto* data = static_cast<const char*>(payload.data_ptr());
+  const auto size = static_cast<std::size_t>(payload.numel());
+  const std::uint32_t stored = static_cast<std::uint32_t>(crc.item<std::int64_t>());
+  const std::uint32_t actual = detail::crc32_of(data, size);
+  if (stored != actual) {
+    throw io_error("checkpoint " + file.string() + " is corrupt: its CRC-32 is " +
+                   detail::hex32(actual) + " but it was written with " + detail::hex32(stored) +
+                   "; restore it or start over with --no-resume");
+  }
+  try {
+    a.load_from(data, size);
   } catch (const std::exception& e) {
     throw io_error("checkpoint: cannot read " + file.string() + ": " + e.what());
   }
   return a;
+}
+
+/// Stores a string in an archive (as a uint8 tensor of its bytes).
+inline void write_string(::torch::serialize::OutputArchive& a, const std::string& key,
+                         const std::string& value) {
+  a.write(key, ::torch::tensor(std::vector<std::uint8_t>(value.begin(), value.end()), ::torch::kUInt8));
+}
+
+/// Reads a string stored by write_string; throws io_error naming the key when it is missing.
+inline std::string read_string(::torch::serialize::InputArchive& a, const std::string& key) {
+  ::torch::Tensor t;
+  if (!a.try_read(key, t))
+    throw io_error("checkpoint: key '" + key + "' is missing (written by another version?)");
+  t = t.contiguous();
+  if (t.scalar_type() != ::torch::kUInt8 || t.dim() != 1)
+    throw io_error("checkpoint: key '" + key + "' is not a string");
+  const auto* p = static_cast<const char*>(t.data_ptr());
+  return std::string(p, p + t.numel());
 }
 
 }  // namespace vdiv::train
