@@ -1,23 +1,27 @@
 #pragma once
 /// @file
-/// CUDA backend of the EMD similarity (nvcc only). One fused kernel per batch: for each pair
-/// the X and Y rows are streamed once from global memory through a shared-memory tile while a
-/// register-blocked Gram matrix and the squared norms accumulate; then cost, marginals,
-/// Sinkhorn (same update order as the CPU, so the CPU result is the reference) and S run in
-/// shared memory. Small problems (N, M <= 16) run one warp per pair, 8 pairs per block.
+/// CUDA backend of the EMD similarity (nvcc only). One fused kernel per batch: each pair's feature
+/// rows are read from global memory exactly once, with 128-bit loads straight into registers
+/// (no shared-memory staging); every lane keeps a register tile of partial dot products and
+/// squared norms over its own 4-dim slices of D, and the slices are summed with warp shuffles
+/// once per pair. Cost, marginals, Sinkhorn (the CPU engine's update order, so the CPU result is
+/// the reference) and S then run in shared memory with conflict-free strides (NP + 1). The
+/// per-pair arithmetic is in pair_kernel.hpp, shared with the CPU emulation that CI tests;
+/// this file maps it onto threads. Design model and ptxas figures: bench/ot/README.md.
 ///
-/// STATUS: compiled, not yet run on hardware (no GPU in the session that wrote it); the GPU
-/// test test_ot_cuda_similarity compares it with the CPU under named tolerances.
+/// STATUS: compiled (sm_80, sm_89, sm_90) and its arithmetic tested on the CPU; not yet run on a
+/// GPU. tests/ot/test_cuda_similarity.cu (gpu label) compares it with the CPU engine there.
 
 #include <cuda_runtime.h>
 
-#include <algorithm>
-#include <cmath>
+#include <climits>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "../../core/error.hpp"
 #include "../types.hpp"
+#include "pair_kernel.hpp"
 
 namespace vdiv {
 
@@ -34,357 +38,147 @@ inline void cuda_check(cudaError_t e, const char* what) {
   }
 }
 
-/// Shared-memory layout and thread mapping of one kernel configuration.
-/// NP: padded rows (N, M <= NP); TI x TJ: register tile of each thread; PAIRS per block.
-template <int NP, int TI, int TJ, int PAIRS>
-struct ot_kernel_config {
-  static constexpr int np = NP;
-  static constexpr int ti = TI, tj = TJ;
-  static constexpr int threads_per_pair = (NP / TI) * (NP / TJ);
-  static constexpr int pairs = PAIRS;
-  static constexpr int threads = threads_per_pair * PAIRS;
-  static constexpr int kc = 32;  // feature dims staged per step
-  static constexpr int ks = kc + 1;  // padded row stride: no shared-memory bank conflicts
-  static_assert(threads_per_pair >= NP, "one thread per row/column is needed for Sinkhorn");
-  static_assert(PAIRS == 1 || threads_per_pair == 32, "several pairs per block only warp-per-pair");
-  static_assert(2 * NP * ks >= NP * NP, "the staging tile is reused for the kernel matrix");
+/// The GPU's lane group (see pair_kernel.hpp): this thread is lane `lane` of its pair; a pair is
+/// one warp (Shape::threads == 32) or one block.
+template <class Shape>
+struct device_group {
+  int lane;
+  template <class T>
+  struct lanes {
+    T v;
+    __device__ __forceinline__ T& operator[](int) { return v; }
+  };
+  template <class F>
+  __device__ __forceinline__ void each(F&& f) {
+    f(lane);
+  }
+  __device__ __forceinline__ void sync() {
+    if constexpr (Shape::threads == 32) {
+      __syncwarp();
+    } else {
+      __syncthreads();
+    }
+  }
+  __device__ __forceinline__ bool any(lanes<bool>& flag) {
+    if constexpr (Shape::threads == 32) {
+      __syncwarp();  // orders the shared-memory writes before the vote, as __syncthreads_or does
+      return __any_sync(0xffffffffu, flag.v);
+    } else {
+      return __syncthreads_or(flag.v) != 0;
+    }
+  }
+  /// Butterfly reduce-scatter over the KL lanes of a tile (consecutive lanes of one warp):
+  /// V/2 + V/4 + ... shuffles instead of log2(KL) * V for an all-reduce.
+  template <int V>
+  __device__ __forceinline__ void reduce_scatter(lanes<fvec<V>>& r) {
+    reduce_stage<V, Shape::kl / 2, V / 2>(r.v.v, lane % Shape::kl);
+  }
+  /// One stage: the lane whose kl has bit S keeps the upper half, its partner the lower; each
+  /// adds the partner's copy of the half it keeps (host_group::reduce_scatter is the same tree).
+  template <int V, int S, int LEN>
+  __device__ __forceinline__ static void reduce_stage(float (&v)[V], int kl) {
+    const bool hi = (kl & S) != 0;
+#pragma unroll
+    for (int q = 0; q < LEN; ++q) {
+      const float lo = v[q], up = v[q + LEN];
+      const float send = hi ? lo : up;
+      const float keep = hi ? up : lo;
+      v[q] = keep + __shfl_xor_sync(0xffffffffu, send, S);
+    }
+    if constexpr (S > 1) reduce_stage<V, S / 2, LEN / 2>(v, kl);
+  }
+  /// 128-bit read-only load (the features are not written while the kernel runs).
+  __device__ __forceinline__ f4 load4(const float* p) {
+    const float4 v = __ldg(reinterpret_cast<const float4*>(p));
+    return {v.x, v.y, v.z, v.w};
+  }
+  __device__ __forceinline__ float load1(const float* p) { return __ldg(p); }
+  __device__ __forceinline__ void prefetch(const float* p) {
+    asm volatile("prefetch.global.L2 [%0];" ::"l"(p));
+  }
+  __device__ __forceinline__ void atomic_max(unsigned long long* p, unsigned long long v) { atomicMax(p, v); }
+  __device__ __forceinline__ unsigned long long atomic_add(unsigned long long* p, unsigned long long v) {
+    return atomicAdd(p, v);
+  }
 };
 
-/// Synchronises the threads of one pair: a warp, or the whole block when a pair owns it.
-template <class Cfg>
-__device__ inline void pair_sync() {
-  if constexpr (Cfg::threads_per_pair == 32) {
-    __syncwarp();
-  } else {
-    __syncthreads();
-  }
+template <class Shape, bool Vec, fused_fault Fault>
+__global__ void __launch_bounds__(Shape::block) fused_similarity_kernel(const fused_args a) {
+  __shared__ fused_smem<Shape> smem[Shape::pairs];
+  const int local = static_cast<int>(threadIdx.x) / Shape::threads;
+  const std::int64_t slot = static_cast<std::int64_t>(blockIdx.x) * Shape::pairs + local;
+  // Uniform per pair: a pair is a warp (no block-wide barrier) or the whole block.
+  if (slot >= a.count) return;
+  const std::int64_t item = a.items ? static_cast<std::int64_t>(a.items[slot]) : slot;
+  device_group<Shape> g{static_cast<int>(threadIdx.x) % Shape::threads};
+  solve_pair<Shape, Vec, Fault>(g, smem[local], a, item);
 }
 
-constexpr unsigned long long ot_no_error = ~0ull;
+/// The GPU executor of fused_similarity: every call on `stream`; the status buffer comes from
+/// the stream's pool and is freed on the stream also when a check throws.
+struct cuda_fused_exec {
+  cudaStream_t stream = nullptr;
+  unsigned long long* buffer = nullptr;
+  cuda_fused_exec() = default;
+  explicit cuda_fused_exec(cudaStream_t s) : stream(s) {}
+  cuda_fused_exec(const cuda_fused_exec&) = delete;
+  cuda_fused_exec& operator=(const cuda_fused_exec&) = delete;
+  ~cuda_fused_exec() {
+    if (buffer) cudaFreeAsync(buffer, stream);
+  }
+  unsigned long long* status(std::size_t words) {
+    cuda_check(cudaMallocAsync(reinterpret_cast<void**>(&buffer), words * sizeof(unsigned long long), stream),
+               "similarity(cuda): status allocation");
+    cuda_check(cudaMemsetAsync(buffer, 0, words * sizeof(unsigned long long), stream),
+               "similarity(cuda): status init");
+    return buffer;
+  }
+  template <class Shape, bool Vec, fused_fault Fault>
+  void launch(const fused_args& a) {
+    const std::int64_t blocks = (a.count + Shape::pairs - 1) / Shape::pairs;
+    VDIV_EXPECTS(blocks <= INT_MAX, "similarity(cuda): batch too large for one launch (" +
+                                        std::to_string(a.count) + " items)");
+    fused_similarity_kernel<Shape, Vec, Fault>
+        <<<static_cast<unsigned>(blocks), Shape::block, 0, stream>>>(a);
+    cuda_check(cudaGetLastError(), "similarity(cuda): kernel launch");
+  }
+  void read(const unsigned long long* src, unsigned long long* dst, std::size_t words) {
+    cuda_check(cudaMemcpyAsync(dst, src, words * sizeof(unsigned long long), cudaMemcpyDeviceToHost, stream),
+               "similarity(cuda): status read");
+    cuda_check(cudaStreamSynchronize(stream), "similarity(cuda): kernel");
+  }
+  std::vector<float> read_row(const float* row, std::int64_t dim) {
+    std::vector<float> host(static_cast<std::size_t>(dim));
+    cuda_check(cudaMemcpyAsync(host.data(), row, host.size() * sizeof(float), cudaMemcpyDeviceToHost, stream),
+               "similarity(cuda): bad row read");
+    cuda_check(cudaStreamSynchronize(stream), "similarity(cuda): bad row read");
+    return host;
+  }
+};
 
-/// Encodes (item, which input, row) so atomicMin keeps the first bad item.
-__device__ inline unsigned long long encode_bad_row(std::int64_t item, int which, int row) {
-  return (static_cast<unsigned long long>(item) << 24) | (static_cast<unsigned long long>(which) << 20) |
-         static_cast<unsigned long long>(row);
+/// similarity(cuda) with the streaming phase's tuning (bench_ot_cuda sweeps it) and, for tests,
+/// an injected fault.
+template <fused_fault Fault = fused_fault::none>
+void similarity_tuned(cuda backend, feature_batch<float> x, feature_batch<float> y, float* out,
+                      const emd_options& o, ot_report* report, fused_tuning tuning) {
+  cuda_fused_exec exec(backend.stream);
+  fused_similarity<Fault>(exec, x, y, out, o, report, tuning);
 }
 
-template <class Cfg>
-__global__ void __launch_bounds__(Cfg::threads)
-    fused_similarity_kernel(feature_batch<float> x, feature_batch<float> y, float* out,
-                            emd_options o, unsigned long long* status) {
-  constexpr int NP = Cfg::np, KC = Cfg::kc, KS = Cfg::ks, TPP = Cfg::threads_per_pair;
-  constexpr int TI = Cfg::ti, TJ = Cfg::tj, LJ = NP / TJ;
-  struct pair_smem {
-    float stage[2 * NP * KS];  // X tile (NP x KC) then Y tile; later the kernel matrix K
-    float cost[NP * NP];
-    float xn[NP], yn[NP], a[NP], b[NP], u[NP], v[NP], un[NP], vn[NP], red[NP];
-    int flag;
-  };
-  __shared__ pair_smem smem_all[Cfg::pairs];
-  const int local_pair = threadIdx.x / TPP;
-  const int t = threadIdx.x % TPP;
-  const std::int64_t item = static_cast<std::int64_t>(blockIdx.x) * Cfg::pairs + local_pair;
-  // Items past the end still take part in block-wide syncs (PAIRS == 1 only has one item).
-  const bool active = item < x.batch;
-  pair_smem& s = smem_all[local_pair];
-  const int n = static_cast<int>(x.rows), m = static_cast<int>(y.rows);
-  const std::int64_t dim = x.dim;
-  const float* xp = x.data + (active ? item : 0) * x.bstride();
-  const float* yp = y.data + (active ? item : 0) * y.bstride();
-
-  // 1. Stream the features once: Gram (register tiles) and squared norms.
-  const int ti0 = t / LJ, tj0 = t % LJ;  // rows ti0 + k * (NP/TI), cols tj0 + l * LJ
-  float acc[TI][TJ];
-#pragma unroll
-  for (int p = 0; p < TI; ++p)
-#pragma unroll
-    for (int q = 0; q < TJ; ++q) acc[p][q] = 0.f;
-  float norm_acc = 0.f;  // thread t < n: |x_t|^2; n <= t < n + m handled below
-  float norm_acc_y = 0.f;
-  for (std::int64_t k0 = 0; k0 < dim; k0 += KC) {
-    // Fully unrolled (the trip count is a constant) so all loads of a tile are in flight
-    // together; consecutive threads read consecutive dims of a row (128-byte transactions).
-    static_assert((2 * NP * KC) % TPP == 0, "the staging loop must divide evenly");
-#pragma unroll
-    for (int step = 0; step < (2 * NP * KC) / TPP; ++step) {
-      const int e = t + step * TPP;
-      const int r = e / KC, k = e % KC;
-      float val = 0.f;
-      if (active && k0 + k < dim) {
-        if (r < NP) {
-          if (r < n) val = xp[r * x.rstride() + k0 + k];
-        } else if (r - NP < m) {
-          val = yp[(r - NP) * y.rstride() + k0 + k];
-        }
-      }
-      s.stage[r * KS + k] = val;
-    }
-    pair_sync<Cfg>();
-#pragma unroll 4
-    for (int k = 0; k < KC; ++k) {
-      float xr[TI], yr[TJ];
-#pragma unroll
-      for (int p = 0; p < TI; ++p) xr[p] = s.stage[(ti0 + p * (NP / TI)) * KS + k];
-#pragma unroll
-      for (int q = 0; q < TJ; ++q) yr[q] = s.stage[(NP + tj0 + q * LJ) * KS + k];
-#pragma unroll
-      for (int p = 0; p < TI; ++p)
-#pragma unroll
-        for (int q = 0; q < TJ; ++q) acc[p][q] = fmaf(xr[p], yr[q], acc[p][q]);
-    }
-    if (t < NP) {
-      for (int k = 0; k < KC; ++k) {
-        const float xv = s.stage[t * KS + k], yv = s.stage[(NP + t) * KS + k];
-        norm_acc = fmaf(xv, xv, norm_acc);
-        norm_acc_y = fmaf(yv, yv, norm_acc_y);
-      }
-    }
-    pair_sync<Cfg>();
-  }
-  // Gram into s.cost for now (converted in place to the cost below).
-#pragma unroll
-  for (int p = 0; p < TI; ++p)
-#pragma unroll
-    for (int q = 0; q < TJ; ++q) s.cost[(ti0 + p * (NP / TI)) * NP + tj0 + q * LJ] = acc[p][q];
-  if (t < NP) {
-    s.xn[t] = norm_acc;
-    s.yn[t] = norm_acc_y;
-  }
-  if (t == 0) s.flag = 0;
-  pair_sync<Cfg>();
-
-  // 2. Validation: zero norm or non-finite rows (NaN/Inf propagate into the norm).
-  if (active && t < n && !(isfinite(s.xn[t]) && s.xn[t] > 0.f)) {
-    s.flag = 1;
-    atomicMin(status, encode_bad_row(item, 0, t));
-  }
-  if (active && t < m && !(isfinite(s.yn[t]) && s.yn[t] > 0.f)) {
-    s.flag = 1;
-    atomicMin(status, encode_bad_row(item, 1, t));
-  }
-  pair_sync<Cfg>();
-  const bool bad = s.flag != 0 || !active;
-
-  // 3. Marginals (from the Gram row/column means, as the CPU) and the cost, in place.
-  if (!bad && t < n) {
-    if (o.weights == marginal_kind::cross_reference) {
-      float r = 0.f;
-      for (int j = 0; j < m; ++j) r += s.cost[t * NP + j];
-      s.a[t] = fmaxf(0.f, r / float(m)) + float(o.cross_reference_eps);
-    } else {
-      s.a[t] = 1.f / float(n);
-    }
-  }
-  if (!bad && t < m) {
-    if (o.weights == marginal_kind::cross_reference) {
-      float c = 0.f;
-      for (int i = 0; i < n; ++i) c += s.cost[i * NP + t];
-      s.b[t] = fmaxf(0.f, c / float(n)) + float(o.cross_reference_eps);
-    } else {
-      s.b[t] = 1.f / float(m);
-    }
-  }
-  pair_sync<Cfg>();
-  if (!bad && t == 0 && o.weights == marginal_kind::cross_reference) {
-    float sa = 0.f, sb = 0.f;
-    for (int i = 0; i < n; ++i) sa += s.a[i];
-    for (int j = 0; j < m; ++j) sb += s.b[j];
-    s.red[0] = sa;
-    s.red[1] = sb;
-  }
-  pair_sync<Cfg>();
-  if (!bad && o.weights == marginal_kind::cross_reference) {
-    const float sa = s.red[0], sb = s.red[1];
-    if (t < n) s.a[t] /= sa;
-    if (t < m) s.b[t] /= sb;
-  }
-  const float neg_reg = static_cast<float>(-o.reg);
-  const bool log_domain = o.solver == solver_kind::sinkhorn_log;
-  float* kmat = s.stage;  // K = exp(C / -reg), or Mr = C / -reg in the log domain
-  for (int e = t; e < NP * NP; e += TPP) {
-    const int i = e / NP, j = e % NP;
-    if (!bad && i < n && j < m) {
-      const float c = 1.f - s.cost[e] / (sqrtf(s.xn[i]) * sqrtf(s.yn[j]));
-      s.cost[e] = c;
-      kmat[e] = log_domain ? c / neg_reg : expf(c / neg_reg);
-    }
-  }
-  if (t < NP) {
-    s.u[t] = log_domain ? 0.f : 1.f / float(n);
-    s.v[t] = log_domain ? 0.f : 1.f / float(m);
-  }
-  if (t == 0) s.flag = 0;
-  pair_sync<Cfg>();
-
-  // 4. Sinkhorn, the CPU's update order: v = b / K^T u; u = 1 / (diag(1/a) K v).
-  int it = 0;
-  for (; !bad && it < o.iters; ++it) {
-    if (!log_domain) {
-      if (t < m) {
-        float ktu = 0.f;
-        for (int i = 0; i < n; ++i) ktu = fmaf(kmat[i * NP + t], s.u[i], ktu);
-        const float vn = s.b[t] / ktu;
-        s.vn[t] = vn;
-        if (ktu == 0.f || !isfinite(vn)) s.flag = 1;
-      }
-      pair_sync<Cfg>();
-      if (t < n) {
-        const float inva = 1.f / s.a[t];
-        float kv = 0.f;
-        for (int j = 0; j < m; ++j) kv = fmaf(inva * kmat[t * NP + j], s.vn[j], kv);
-        const float un = 1.f / kv;
-        s.un[t] = un;
-        if (!isfinite(un)) s.flag = 1;
-      }
-    } else {
-      if (t < m) {
-        float mx = -INFINITY;
-        for (int i = 0; i < n; ++i) mx = fmaxf(mx, kmat[i * NP + t] + s.u[i]);
-        float acc_s = 0.f;
-        for (int i = 0; i < n; ++i) acc_s += expf(kmat[i * NP + t] + s.u[i] - mx);
-        s.vn[t] = logf(s.b[t]) - (logf(acc_s) + mx);
-      }
-      pair_sync<Cfg>();
-      if (t < n) {
-        float mx = -INFINITY;
-        for (int j = 0; j < m; ++j) mx = fmaxf(mx, kmat[t * NP + j] + s.vn[j]);
-        float acc_s = 0.f;
-        for (int j = 0; j < m; ++j) acc_s += expf(kmat[t * NP + j] + s.vn[j] - mx);
-        s.un[t] = logf(s.a[t]) - (logf(acc_s) + mx);
-      }
-    }
-    pair_sync<Cfg>();
-    if (s.flag) {  // POT: keep the previous iterate and stop
-      if (t == 0) atomicAdd(status + 1, 1ull);
-      break;
-    }
-    if (t < n) s.u[t] = s.un[t];
-    if (t < m) s.v[t] = s.vn[t];
-    pair_sync<Cfg>();
-    if (o.tol > 0.0 && it % 10 == 0) {
-      if (t < m) {
-        float c = 0.f;
-        if (log_domain) {
-          for (int i = 0; i < n; ++i) c += expf(kmat[i * NP + t] + s.u[i] + s.v[t]);
-        } else {
-          for (int i = 0; i < n; ++i) c = fmaf(kmat[i * NP + t], s.u[i], c);
-          c *= s.v[t];
-        }
-        s.red[t] = (c - s.b[t]) * (c - s.b[t]);
-      }
-      pair_sync<Cfg>();
-      float err2 = 0.f;
-      for (int j = 0; j < m; ++j) err2 += s.red[j];
-      pair_sync<Cfg>();
-      if (sqrtf(err2) < float(o.tol)) break;
-    }
-  }
-
-  // 5. S = <P, 1 - C>, P_ij = u_i K_ij v_j.
-  if (!bad && t < n) {
-    float r = 0.f;
-    for (int j = 0; j < m; ++j) {
-      const float kij = kmat[t * NP + j];
-      const float p = log_domain ? expf(kij + s.u[t] + s.v[j]) : s.u[t] * kij * s.v[j];
-      r += p * (1.f - s.cost[t * NP + j]);
-    }
-    s.red[t] = r;
-  }
-  pair_sync<Cfg>();
-  if (active && t == 0) {
-    float total = 0.f;
-    if (!bad)
-      for (int i = 0; i < n; ++i) total += s.red[i];
-    out[item] = bad ? NAN : total;
-  }
-}
-
-template <class Cfg>
-void launch_fused_similarity(const cuda& backend, const feature_batch<float>& x,
-                             const feature_batch<float>& y, float* out, const emd_options& o,
-                             unsigned long long* status) {
-  const std::int64_t blocks = (x.batch + Cfg::pairs - 1) / Cfg::pairs;
-  fused_similarity_kernel<Cfg><<<static_cast<unsigned>(blocks), Cfg::threads, 0, backend.stream>>>(
-      x, y, out, o, status);
-  cuda_check(cudaGetLastError(), "vdiv::similarity(cuda): kernel launch");
-}
-
-/// One fused launch over the batch; returns the number of Sinkhorn numerical stops.
-inline std::int64_t similarity_launch(cuda backend, feature_batch<float> x, feature_batch<float> y,
-                                      float* out, const emd_options& o) {
-  VDIV_EXPECTS(x.data && y.data && out, "similarity(cuda): x, y and out must be device pointers");
-  VDIV_EXPECTS(x.batch == y.batch && x.batch >= 1,
-               "x and y must have the same batch size >= 1 (x: " + std::to_string(x.batch) +
-                   ", y: " + std::to_string(y.batch) + ")");
-  VDIV_EXPECTS(x.dim == y.dim && x.dim >= 1, "x and y must have the same feature dimension");
-  VDIV_EXPECTS(x.rows >= 1 && y.rows >= 1 && x.rows <= 64 && y.rows <= 64,
-               "similarity(cuda) supports 1..64 rows per view (got " + std::to_string(x.rows) +
-                   " and " + std::to_string(y.rows) + "); use vdiv::cpu for larger problems");
-  VDIV_EXPECTS(x.col_stride == 1 && y.col_stride == 1,
-               "similarity(cuda) needs row-major features (col_stride 1)");
-  VDIV_EXPECTS(o.solver != solver_kind::exact,
-               "similarity(cuda): the exact solver runs on the CPU only (vdiv::cpu)");
-  VDIV_EXPECTS(o.weights != marginal_kind::user,
-               "similarity(cuda): user marginals are CPU-only for now (vdiv::cpu)");
-  VDIV_EXPECTS(std::isfinite(o.reg) && o.reg > 0.0, "emd_options::reg must be finite and > 0");
-  VDIV_EXPECTS(o.iters >= 1, "emd_options::iters must be >= 1");
-  VDIV_EXPECTS(o.tol >= 0.0, "emd_options::tol must be >= 0");
-  unsigned long long* status = nullptr;
-  detail::cuda_check(cudaMallocAsync(&status, 2 * sizeof(unsigned long long), backend.stream),
-                     "similarity(cuda): status allocation");
-  const unsigned long long init[2] = {detail::ot_no_error, 0};
-  detail::cuda_check(cudaMemcpyAsync(status, init, sizeof init, cudaMemcpyHostToDevice, backend.stream),
-                     "similarity(cuda): status init");
-  const std::int64_t rows = std::max(x.rows, y.rows);
-  if (rows <= 16) {
-    detail::launch_fused_similarity<detail::ot_kernel_config<16, 2, 4, 8>>(backend, x, y, out, o, status);
-  } else if (rows <= 32) {
-    detail::launch_fused_similarity<detail::ot_kernel_config<32, 4, 4, 1>>(backend, x, y, out, o, status);
-  } else {
-    detail::launch_fused_similarity<detail::ot_kernel_config<64, 4, 4, 1>>(backend, x, y, out, o, status);
-  }
-  unsigned long long result[2] = {0, 0};
-  detail::cuda_check(cudaMemcpyAsync(result, status, sizeof result, cudaMemcpyDeviceToHost, backend.stream),
-                     "similarity(cuda): status read");
-  detail::cuda_check(cudaFreeAsync(status, backend.stream), "similarity(cuda): status free");
-  detail::cuda_check(cudaStreamSynchronize(backend.stream), "similarity(cuda): kernel");
-  if (result[0] != detail::ot_no_error) {
-    const auto item = result[0] >> 24;
-    const auto which = (result[0] >> 20) & 0xF;
-    const auto row = result[0] & 0xFFFFF;
-    throw invalid_argument(std::string(which ? "y" : "x") + "[item " + std::to_string(item) +
-                           ", row " + std::to_string(row) +
-                           "] has zero norm or a non-finite value (NaN/Inf); features must be "
-                           "finite and non-zero");
-  }
-  return static_cast<std::int64_t>(result[1]);
-}
 }  // namespace detail
 
-/// Similarity of every batch item on the GPU: `x`, `y` are DEVICE pointers to dense row-major
-/// float32 (batch x rows x dim) features, `out` a device array of `batch` floats.
-/// Supports N, M <= 64, marginals uniform / cross_reference, solvers sinkhorn / sinkhorn_log
-/// (exact: use the CPU backend). Synchronises `backend.stream` once at the end to report bad
-/// features: throws vdiv::invalid_argument naming x or y, item and row (their S is NaN).
-/// `report`, if given, receives the Sinkhorn numerical stops and log-domain fallbacks: as on
-/// the CPU, with emd_options::log_fallback a stopped sinkhorn item is solved again in the log
-/// domain. The kernel counts stops per batch, so a batch with stops is rescanned item by item
-/// (same kernel, same result per item) to find them; stops are rare (reg too small).
+/// Similarity of every batch item on the GPU: `x`, `y` are DEVICE pointers to row-major float32
+/// (batch x rows x dim, any row and batch strides) features, `out` a device array of `batch`
+/// floats. Supports N, M <= 64, marginals uniform / cross_reference, solvers sinkhorn /
+/// sinkhorn_log (exact: use the CPU backend). Everything runs on `backend.stream`, which is
+/// synchronised once at the end (twice when items are re-solved) to report: bad features throw
+/// vdiv::invalid_argument naming x or y, item and row and why, as the CPU engine (their S is NaN).
+/// `report` receives, as on the CPU: Sinkhorn numerical stops, log-domain fallbacks (with
+/// emd_options::log_fallback the stopped items are solved again in one log-domain launch) and
+/// the iterations run.
 inline void similarity(cuda backend, feature_batch<float> x, feature_batch<float> y, float* out,
                        const emd_options& o = {}, ot_report* report = nullptr) {
-  const std::int64_t stops = detail::similarity_launch(backend, x, y, out, o);
-  ot_report rep;
-  rep.sinkhorn_numerical_stops = stops;
-  if (stops > 0 && o.solver == solver_kind::sinkhorn && o.log_fallback) {
-    emd_options log_domain = o;
-    log_domain.solver = solver_kind::sinkhorn_log;
-    for (std::int64_t b = 0; b < x.batch && rep.sinkhorn_log_fallbacks < stops; ++b) {
-      if (x.batch > 1 && detail::similarity_launch(backend, x.item(b), y.item(b), out + b, o) == 0) continue;
-      detail::similarity_launch(backend, x.item(b), y.item(b), out + b, log_domain);
-      ++rep.sinkhorn_log_fallbacks;
-    }
-  }
-  if (report) *report += rep;
+  detail::similarity_tuned(backend, x, y, out, o, report, {});
 }
 
 }  // namespace vdiv
