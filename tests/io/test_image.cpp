@@ -292,3 +292,23 @@ TEST_CASE("crop_resize matches torchvision resized_crop on a real photo") {
     CHECK(fraction >= 0.99);
   }
 }
+
+TEST_CASE("a file far too small for the size its header declares is refused before allocating it") {
+  // Flat images compress as far as the formats allow, and still decode.
+  const auto flat = io::image_u8::zeros(2048, 2048);
+  const auto jpeg = io::encode_jpeg(flat, 90), png = io::encode_png(flat);
+  CHECK(io::decode_image(jpeg, "flat.jpg").width == 2048);
+  CHECK(io::decode_image(png, "flat.png").width == 2048);
+  // The same headers over a few hundred bytes: refused at once, naming the problem, in both
+  // JPEG modes (allocating 2048 x 2048 x 3 first would be the cost of a decompression bomb).
+  const std::vector<std::uint8_t> jpeg_head(jpeg.begin(), jpeg.begin() + 700);
+  for (bool strict : {true, false}) {
+    CHECK_THROWS_WITH_AS(io::decode_image(jpeg_head, "bomb.jpg", {.jpeg_warnings_are_errors = strict}),
+                         doctest::Contains("truncated JPEG (700 bytes cannot hold a 2048x2048 image)"),
+                         vdiv::io_error);
+  }
+  const std::vector<std::uint8_t> png_head(png.begin(), png.begin() + 200);
+  CHECK_THROWS_WITH_AS(io::decode_image(png_head, "bomb.png"),
+                       doctest::Contains("truncated PNG (200 bytes cannot hold a 2048x2048 image)"),
+                       vdiv::io_error);
+}

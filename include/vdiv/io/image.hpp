@@ -86,6 +86,25 @@ struct tj_handle {
 // allocate gigabytes.
 inline constexpr std::int64_t max_image_pixels = std::int64_t(1) << 28;
 
+// Whether a JPEG's frame is arithmetic-coded (SOF9-SOF15), found by walking its markers up to
+// the first start-of-frame.
+inline bool jpeg_is_arithmetic(std::span<const std::uint8_t> b) {
+  std::size_t i = 2;
+  while (i + 4 <= b.size() && b[i] == 0xFF) {
+    const std::uint8_t m = b[i + 1];
+    if (m == 0xFF) {
+      ++i;
+    } else if (m == 0x01 || (m >= 0xD0 && m <= 0xD8)) {
+      i += 2;
+    } else if (m >= 0xC0 && m <= 0xCF && m != 0xC4 && m != 0xC8 && m != 0xCC) {
+      return m >= 0xC9;
+    } else {
+      i += 2 + ((std::size_t(b[i + 2]) << 8) | b[i + 3]);
+    }
+  }
+  return false;
+}
+
 inline image_u8 decode_jpeg(std::span<const std::uint8_t> bytes, const std::string& name,
                             const image_read_options& options) {
   tj_handle tj(false);
@@ -97,6 +116,17 @@ inline image_u8 decode_jpeg(std::span<const std::uint8_t> bytes, const std::stri
   if (width <= 0 || height <= 0 || std::int64_t(width) * height > max_image_pixels) {
     throw io_error("'" + name + "': JPEG header gives an implausible size " +
                    std::to_string(width) + "x" + std::to_string(height));
+  }
+  // Huffman coding spends at least one bit on every 8x8 luma block's DC coefficient, so a file
+  // with fewer bytes than blocks / 8 cannot hold its image: it is truncated far beyond minor
+  // damage, and is refused before the image is allocated (a 356-byte file declaring
+  // 1987x65279 pixels would otherwise cost 400 MB and seconds). Arithmetic coding has no such
+  // floor and is exempt.
+  const std::int64_t blocks = std::int64_t((width + 7) / 8) * ((height + 7) / 8);
+  if (std::int64_t(bytes.size()) < blocks / 8 && !jpeg_is_arithmetic(bytes)) {
+    throw io_error("'" + name + "': truncated JPEG (" + std::to_string(bytes.size()) +
+                   " bytes cannot hold a " + std::to_string(width) + "x" +
+                   std::to_string(height) + " image)");
   }
   const bool cmyk = colorspace == TJCS_CMYK || colorspace == TJCS_YCCK;
   const int format = cmyk ? TJPF_CMYK : TJPF_RGB;
@@ -138,6 +168,15 @@ inline image_u8 decode_png(std::span<const std::uint8_t> bytes, const std::strin
       std::int64_t(png.width) * png.height > max_image_pixels) {
     png_image_free(&png);
     throw io_error("'" + name + "': PNG header gives an implausible size");
+  }
+  // Deflate expands at most 1032-fold and a PNG pixel takes at least one bit, so a file cannot
+  // hold more than ~8256 pixels per byte (16384 leaves room): beyond that it is truncated, and
+  // is refused before the image is allocated.
+  if (std::int64_t(png.width) * png.height > std::int64_t(bytes.size()) * 16384) {
+    png_image_free(&png);
+    throw io_error("'" + name + "': truncated PNG (" + std::to_string(bytes.size()) +
+                   " bytes cannot hold a " + std::to_string(png.width) + "x" +
+                   std::to_string(png.height) + " image)");
   }
   // 16-bit files without gAMA/sRGB are taken as sRGB (as PIL does), not as linear light.
   png.flags |= PNG_IMAGE_FLAG_16BIT_sRGB;
