@@ -3,6 +3,9 @@
 // products bind to, the one numpy uses, OpenBLAS / OpenMP / LibTorch threads, the CPU's vector
 // features, and (--measure) OpenBLAS's sgemm rate. A netlib reference BLAS is flagged: it is
 // ~10x slower than OpenBLAS (bench/README.md, "What runs on what").
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
@@ -46,13 +49,31 @@ std::string numpy_blas() {
   return "numpy " + version + " (" + python + "): " + vdiv::machine::describe_blas(first).name + " [" + libs + "]";
 }
 
+/// Single-thread read bandwidth (GB/s) over `bytes` (far beyond the caches: DRAM), best of 5
+/// passes: the memory floor of a streaming kernel on one core.
+double read_gbps(std::size_t bytes) {
+  std::vector<std::uint64_t> buf(bytes / sizeof(std::uint64_t), 1);
+  double best = 1e30;
+  std::uint64_t sink = 0;
+  for (int r = 0; r < 5; ++r) {
+    const auto t0 = std::chrono::steady_clock::now();
+    std::uint64_t s = 0;
+    for (const std::uint64_t v : buf) s += v;  // integer sum: vectorised, never compute-bound
+    sink += s;
+    best = std::min(best, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+  }
+  return sink == 0 ? 0.0 : double(bytes) / best / 1e9;
+}
+
 vdiv::cli::register_command register_doctor{"doctor", [](CLI::App& app) {
   auto measure = std::make_shared<bool>(false);
   auto* sub = app.add_subcommand(
       "doctor",
       "What vdiv computes on: the BLAS of LibTorch/OpenCV and of numpy, OpenBLAS/OpenMP/torch "
       "threads, CPU features; flags an unoptimised BLAS");
-  sub->add_flag("--measure", *measure, "Also time OpenBLAS sgemm (1024^3, one thread and all cores)");
+  sub->add_flag("--measure", *measure,
+                "Also time the machine's floors: OpenBLAS sgemm (1024^3, one thread and all cores) "
+                "and one core's memory read bandwidth (256 MiB)");
   sub->callback([measure] {
     std::vector<std::pair<std::string, std::string>> lines;
     for (const auto& section : vdiv::cli::doctor_sections()) section(lines, *measure);
@@ -76,12 +97,19 @@ vdiv::cli::register_command register_doctor{"doctor", [](CLI::App& app) {
                     "sgemm", one, all, cores);
       else
         std::printf("%-18s not measured: OpenBLAS (libopenblas.so.0) is not installed\n", "sgemm");
+      std::printf("%-18s %.1f GB/s read by one core (256 MiB, best of 5)\n", "memory", read_gbps(std::size_t(256) << 20));
+    }
+    if (blas.name.find(", pthreads") != std::string::npos && vdiv::cli::doctor_torch_threads() >= 0) {
+      std::printf(
+          "note: this is OpenBLAS's pthreads build: beside LibTorch's OpenMP threads it keeps a second "
+          "pool that spins in sched_yield (vdiv-dino: 2x the CPU time, 0.75x the images/s of the OpenMP "
+          "build). Prefer libopenblas0-openmp (scripts/install-deps.sh).\n");
     }
     const bool slow_numpy = numpy.find("netlib reference") != std::string::npos;
     if ((blas.loaded && !blas.optimised) || (!blas.loaded && !system.optimised) || slow_numpy) {
       std::printf(
           "warning: a netlib reference BLAS is in use (%s): LibTorch's dense layers and numpy run "
-          "~10x slower than on OpenBLAS. Install it: sudo apt-get install libopenblas0-pthread "
+          "~10x slower than on OpenBLAS. Install it: sudo apt-get install libopenblas0-openmp "
           "(scripts/install-deps.sh does), which takes over libblas.so.3.\n",
           slow_numpy && blas.optimised ? "numpy" : "libblas.so.3");
     }

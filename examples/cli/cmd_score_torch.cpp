@@ -272,6 +272,7 @@ void run_score(const score_args& a) {
   }
   const torch::Device device = a.device == "cuda" ? torch::Device(torch::kCUDA) : torch::kCPU;
   est::torchscript_encoder encoder(a.encoder, device);
+  vdiv::machine::set_blas_threads(int(std::max(1u, a.threads)));  // the same OpenMP threads
   torch::set_num_threads(int(std::max(1u, a.threads)));
   const est::encoder_fn encode = [&](std::span<const float> images, std::int64_t count,
                                      std::int32_t size, std::int64_t& dim) {

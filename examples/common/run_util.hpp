@@ -17,6 +17,7 @@
 #include <cstdlib>
 
 #include <vdiv/core/error.hpp>
+#include <vdiv/core/machine.hpp>
 #include <vdiv/io/detail/file.hpp>
 
 namespace vdiv::train {
@@ -68,9 +69,12 @@ inline void prefer_passive_openmp(char** argv) {
   ::execv("/proc/self/exe", argv);  // returns only on failure: carry on with the default
 }
 
-/// torch's intra-op threads: `requested` or all cores when 0.
+/// torch's intra-op threads and OpenBLAS's: `requested` or all cores when 0. OpenBLAS gets the
+/// same count so that its products (Debian's OpenMP build) use torch's OpenMP threads and never
+/// more of them (bench/README.md, "What runs on what").
 inline int setup_threads(int requested) {
   const int n = requested > 0 ? requested : int(std::max(1u, std::thread::hardware_concurrency()));
+  vdiv::machine::set_blas_threads(n);
   ::torch::set_num_threads(n);
   return n;
 }

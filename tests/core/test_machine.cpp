@@ -8,8 +8,8 @@ TEST_CASE("BLAS libraries are named by the file that is loaded") {
   const auto ref = vdiv::machine::describe_blas("/usr/lib/x86_64-linux-gnu/blas/libblas.so.3");
   CHECK_FALSE(ref.optimised);
   CHECK(ref.name.find("netlib reference BLAS") == 0);
-  CHECK(ref.name.find("libopenblas0-pthread") != std::string::npos);  // says what to install
-  const auto ob = vdiv::machine::describe_blas("/usr/lib/x86_64-linux-gnu/openblas-pthread/libopenblas.so.0");
+  CHECK(ref.name.find("libopenblas0-openmp") != std::string::npos);  // says what to install
+  const auto ob = vdiv::machine::describe_blas("/usr/lib/x86_64-linux-gnu/openblas-openmp/libopenblas.so.0");
   CHECK(ob.optimised);
   CHECK(ob.name.find("OpenBLAS") == 0);
   CHECK(vdiv::machine::describe_blas("/opt/intel/lib/libmkl_rt.so.2").optimised);

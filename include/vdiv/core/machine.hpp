@@ -160,7 +160,7 @@ inline blas_info describe_blas(const std::string& resolved) {
     b.name = "ATLAS";
     b.optimised = true;
   } else if (base.rfind("libblas.so", 0) == 0) {
-    b.name = "netlib reference BLAS (unoptimised: install libopenblas0-pthread)";
+    b.name = "netlib reference BLAS (unoptimised: install libopenblas0-openmp)";
   } else if (b.loaded) {
     b.name = base;
   } else {
@@ -269,13 +269,27 @@ inline std::string runtime_summary(int torch_threads = -1) {
 /// with what it ran on.
 inline std::string runtime_line(int torch_threads = -1) { return "runtime: " + runtime_summary(torch_threads); }
 
+/// Sets OpenBLAS's thread count (no-op without OpenBLAS). Programs set it to their torch
+/// intra-op thread count: with Debian's OpenMP build of OpenBLAS the products then run on the
+/// same OpenMP threads as LibTorch's other kernels, never on a second pool beside them
+/// (bench/README.md, "What runs on what"). OpenBLAS's OpenMP build also sets the process's
+/// OpenMP default to `threads`.
+inline void set_blas_threads(int threads) {
+  if (const auto& ob = openblas(); ob.set_num_threads) ob.set_num_threads(threads);
+}
+
 /// Single-precision GEMM rate (GFLOP/s, 2 m n k per product) of OpenBLAS on `threads` threads,
 /// best of repeated products over about `seconds`; 0 when OpenBLAS is not available. Restores
-/// OpenBLAS's thread count afterwards.
+/// OpenBLAS's and OpenMP's thread counts afterwards.
 inline double sgemm_gflops(int m, int n, int k, int threads, double seconds = 0.3) {
   const auto& ob = openblas();
   if (!ob) return 0.0;
   const int before = ob.get_num_threads ? ob.get_num_threads() : threads;
+#if defined(__linux__)
+  auto omp_get = detail::symbol<int (*)()>(RTLD_DEFAULT, "omp_get_max_threads");
+  auto omp_set = detail::symbol<void (*)(int)>(RTLD_DEFAULT, "omp_set_num_threads");
+  const int omp_before = omp_get ? omp_get() : 0;
+#endif
   if (ob.set_num_threads) ob.set_num_threads(threads);
   std::vector<float> a(std::size_t(m) * k, 0.5f), b(std::size_t(k) * n, 0.25f), c(std::size_t(m) * n);
   const float one = 1.f, zero = 0.f;
@@ -289,6 +303,9 @@ inline double sgemm_gflops(int m, int n, int k, int threads, double seconds = 0.
     spent += dt;
   }
   if (ob.set_num_threads) ob.set_num_threads(before);
+#if defined(__linux__)
+  if (omp_get && omp_set) omp_set(omp_before);
+#endif
   return 2.0 * m * n * double(k) / best / 1e9;
 }
 
