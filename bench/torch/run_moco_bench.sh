@@ -25,13 +25,17 @@ WORK=${WORK:-$(mktemp -d)}
 COUNT=$(( BATCH * (STEPS + 2) ))   # one epoch covers every step: no checkpoint inside the timing
 [[ -f "$WORK/scenes/instances.json" ]] || "$BIN/vdiv" make-scenes --out "$WORK/scenes" --count "$COUNT" \
     --width 160 --height 120 --size-min 24 --size-max 72 >/dev/null
-echo "OMP_WAIT_POLICY=$OMP_WAIT_POLICY; scenes: $COUNT images 160x120 in $WORK/scenes; batch $BATCH, size $SIZE, ResNet-18 width $WIDTH, threads $THREADS, workers $WORKERS, $STEPS steps (2 warm-up)"
+echo "OMP_WAIT_POLICY=$OMP_WAIT_POLICY; scenes: $COUNT images 160x120 in $WORK/scenes; batch $BATCH, size $SIZE, ResNet-18 width $WIDTH, threads $THREADS, workers $WORKERS, $STEPS steps (2 warm-up); load: $(cut -d' ' -f1-3 /proc/loadavg)"
+# What both sides run on: LibTorch's and numpy's BLAS (python3-torch uses the same libblas.so.3).
+"$BIN/vdiv" doctor | sed -n '1p;/^numpy/p'
 for r in $(seq "$REPEATS"); do
   py=$("$PY" "$HERE/moco_reference.py" --data "$WORK/scenes" --size "$SIZE" --batch "$BATCH" --queue 4096 \
         --steps "$STEPS" --warmup 2 --workers "$WORKERS" --threads "$THREADS" | grep '^throughput' | awk '{print $2}')
-  cxx=$("$BIN/vdiv-moco-v2" --data "$WORK/scenes" --views coco:baseline --out "$WORK/cxx" --no-resume \
+  out=$("$BIN/vdiv-moco-v2" --data "$WORK/scenes" --views coco:baseline --out "$WORK/cxx" --no-resume \
         --arch resnet18 --width "$WIDTH" --size "$SIZE" --batch "$BATCH" --queue 4096 --epochs 1000 \
-        --max-steps "$STEPS" --bench-warmup 2 --workers "$WORKERS" --threads "$THREADS" | grep '^throughput' | awk '{print $2}')
+        --max-steps "$STEPS" --bench-warmup 2 --workers "$WORKERS" --threads "$THREADS")
+  cxx=$(grep '^throughput' <<<"$out" | awk '{print $2}')
   ratio=$("$PY" -c "print(f'{$cxx / $py:.2f}')")
   echo "run $r: python reference $py img/s, vdiv-moco-v2 $cxx img/s, ratio vdiv/python $ratio"
+  grep '^flops' <<<"$out" | sed 's/^/  vdiv-moco-v2 /'
 done

@@ -35,6 +35,7 @@
 #include "data.hpp"
 #include "distributed.hpp"
 #include "models.hpp"
+#include "flops.hpp"
 #include "run_util.hpp"
 #include "ssl.hpp"
 
@@ -122,7 +123,9 @@ int main(int argc, char** argv) {
   app.add_flag("--no-sync", no_sync, "ranks only shard the data, no gradient averaging (comparisons)");
   app.add_option("--seed", seed);
   app.add_option("--limit", limit, "use at most this many images");
-  app.add_option("--max-steps", max_steps);
+  app.add_option("--max-steps", max_steps, "stop after this many steps in total (benchmarks)");
+  int warmup_steps = 2;
+  app.add_option("--bench-warmup", warmup_steps, "steps excluded from the final throughput figure");
   app.add_option("--cache-gib", cache_gib);
   app.add_flag("--no-resume", no_resume);
   CLI11_PARSE(app, argc, argv);
@@ -185,6 +188,7 @@ int main(int argc, char** argv) {
               << " epochs=" << epochs << " steps/epoch=" << spe << " lr=" << lr << " threads=" << nthreads
               << " workers=" << workers << " rank=" << rank << "/" << world
               << (pg.active() ? " (gradients averaged over the ranks)" : world > 1 ? " (no sync)" : "") << "\n";
+    say << vdiv::machine::runtime_line(nthreads) << "\n";
 
     const auto ckpt = out_dir / "checkpoint.pt";
     int start_epoch = 0;
@@ -219,6 +223,8 @@ int main(int argc, char** argv) {
     std::int64_t step = std::int64_t(start_epoch) * spe;
     const auto nviews = std::int64_t(2 + local_crops);
     bool stop = false;
+    std::int64_t run_steps = 0, steady_images = 0;
+    vt::stopwatch steady_clock;
     for (int epoch = start_epoch; epoch < epochs && !stop; ++epoch) {
       loader.start_epoch(std::uint32_t(epoch));
       vt::stopwatch clock;
@@ -259,6 +265,8 @@ int main(int argc, char** argv) {
         fallbacks += b->fallbacks;
         ++nb;
         ++step;
+        if (++run_steps == warmup_steps) steady_clock.reset();
+        else if (run_steps > warmup_steps) steady_images += b->views[0].size(0);
         if (max_steps > 0 && step >= max_steps) { stop = true; break; }
       }
       const double secs = clock.seconds();
@@ -297,6 +305,21 @@ int main(int argc, char** argv) {
     state.push_back(center);
     std::cout << "state checksum rank " << rank << ": " << std::hex << vt::state_checksum(state) << std::dec
               << std::endl;
+    if (pg.active()) steady_images = std::int64_t(pg.sum({double(steady_images)})[0]);
+    if (main_rank && steady_images > 0) {
+      std::cout << "throughput: " << std::fixed << std::setprecision(2)
+                << double(steady_images) / steady_clock.seconds() << " img/s (" << steady_images
+                << " images after " << warmup_steps << " warm-up steps)\n";
+      // Per image: the student's forward + backward (3x) over both globals, the locals and the
+      // head of every view; the teacher's forward over the globals.
+      const double lv = vt::vit_forward_flops(v, local_size);
+      const double head = vt::dino_head_flops(ho), g = vt::vit_forward_flops(v, size);
+      const double student_fwd = 2 * g + double(local_crops) * lv + double(2 + local_crops) * head;
+      const double per_image = 3.0 * student_fwd + 2 * g + 2 * head;
+      std::cout << "flops: " << vt::flops_report(per_image, double(steady_images) / pg.world_size(),
+                                                 steady_clock.seconds(), nthreads)
+                << (pg.world_size() > 1 ? " (per rank)" : "") << "\n";
+    }
     if (!main_rank) return 0;
     teacher->backbone->eval();
     auto scripted = vt::script_vit(teacher->backbone);

@@ -310,7 +310,7 @@ int main(int argc, char** argv) {
               << std::endl;
     if (!main_rank) return 0;
     if (steady_images > 0)
-      std::cout << "throughput: " << std::setprecision(2) << double(steady_images) / steady_clock.seconds()
+      std::cout << "throughput: " << std::fixed << std::setprecision(2) << double(steady_images) / steady_clock.seconds()
                 << " img/s (" << steady_images << " images after " << warmup_steps << " warm-up steps)\n";
     if (steady_images > 0) {
       // Per image: query forward + backward (3x), key forward (1x), and the logits against the
