@@ -53,6 +53,8 @@ struct score_args {
   std::string accuracy_csv;
   unsigned threads = 2;
   std::size_t chunk = 8;
+  std::int32_t patch_size = 84;   // the encoder's input side
+  std::int32_t view_size = 224;   // views are resized to this before patching
   std::string fallbacks = "skip";
   bool fresh = false;
 };
@@ -178,6 +180,8 @@ nlohmann::json run_description(const score_args& a, const est::score_options& o,
           {"fraction", number_text(a.fraction)},
           {"pairs", a.pairs ? std::to_string(*a.pairs) : "one per selected image"},
           {"seed", std::to_string(a.seed)},
+          {"patch_size", std::to_string(a.patch_size)},
+          {"view_size", std::to_string(a.view_size)},
           {"encoder", fs::absolute(a.encoder).lexically_normal().string() + " (" +
                           est::file_fingerprint(a.encoder) + ")"},
           {"device", a.device},
@@ -229,6 +233,8 @@ void run_score(const score_args& a) {
   options.seed = a.seed;
   options.threads = a.threads;
   options.chunk_pairs = a.chunk;
+  options.patch_size = a.patch_size;
+  options.view_size = a.view_size;
   options.ot.reg = a.reg;
   options.ot.iters = a.iters;
   options.fallbacks = est::parse_fallback_policy(a.fallbacks);
@@ -431,6 +437,13 @@ const vdiv::cli::register_command registration{"score", [](CLI::App& app) {
   sub->add_option("--accuracy", args->accuracy_csv, "CSV 'config,accuracy' to plot accuracy vs S");
   sub->add_option("--threads", args->threads, "CPU threads for decoding/cropping and the encoder")->capture_default_str()
       ->check(vdiv::cli::number_in(1));
+  sub->add_option("--patch-size", args->patch_size,
+                  "side of the patches the encoder sees (its training resolution; paper: 84)")
+      ->capture_default_str()
+      ->check(CLI::Range(8, 1024));
+  sub->add_option("--view-size", args->view_size, "side views are resized to before patching")
+      ->capture_default_str()
+      ->check(CLI::Range(16, 4096));
   sub->add_option("--chunk", args->chunk, "pairs per encoder batch")->capture_default_str()
       ->check(vdiv::cli::number_in(1));
   sub->add_flag("--fresh", args->fresh, "ignore (delete) an existing checkpoint and start over");

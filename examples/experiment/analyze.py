@@ -101,7 +101,7 @@ def main():
         out.append("| %s | %d | %s | %s | %s | %s | %s |" % (c, lin[2], fmt(*lin[:2]), fmt(*knn[:2]), fmt(*s[:2]),
                                                            fmt(*s_ssl[:2]), fmt(*secs[:2], digits=0)))
 
-    out.append("\n## Paired differences against baseline (same seed; mean ± 95%% CI)\n")
+    out.append("\n## Paired differences against baseline (same seed; mean ± 95% CI)\n")
     out.append("| config | linear acc - baseline | k-NN acc - baseline |")
     out.append("|---|---|---|")
     diffs = {}

@@ -1,46 +1,47 @@
 #!/usr/bin/env bash
-# The paper's experiment (Qin et al., TMLR 2025, Tables 1-2 / Figure 4) at small scale:
-# for each view configuration, pre-train MoCo-v2 on generated non-iconic scenes, evaluate the
-# frozen backbone (k-NN + linear probe on Fashion-MNIST), score the configuration's view
-# diversity with `vdiv score` (EMD similarity), and write one table (markdown + CSV) with a
-# random-init row and the lower_bound row.
+# The paper's experiment (Qin et al., TMLR 2025, Tables 2 / B / K, Figure 4) at small scale, with
+# seeds, confidence intervals and an independent scoring encoder:
+#   for every seed: generate scenes; for every view config (and random init) pre-train MoCo-v2
+#   with the config's exact pairs, evaluate the frozen backbone on the full Fashion-MNIST test set
+#   (linear probe + k-NN); score every config's EMD similarity S with an encoder independent of
+#   the configs (a supervised Fashion-MNIST CNN, at its training resolution) and with the seed's
+#   baseline backbone; then the stability rows (Table K) and the analysis (analyze.py).
 #
-#   examples/experiment/run_experiment.sh --bin build/bin --out runs/exp            # full (~10 min/config on 2 CPU cores)
-#   examples/experiment/run_experiment.sh --bin build/bin --out runs/smoke --smoke  # ~1-2 minutes
+#   examples/experiment/run_experiment.sh --bin build/bin --out runs/exp            # full (hours)
+#   examples/experiment/run_experiment.sh --bin build/bin --out runs/smoke --smoke  # < 1 minute
 #
-# Options: --configs a,b,c (default: all 8 of the paper), --seed S, --epochs E, --scenes N,
-# --pairs P (pairs per config for vdiv score), --lr LR (MoCo-v2 base learning rate; default
-# 0.1 at the full size, the official 0.03 * batch / 256 for --smoke),
-# --score-encoder baseline|random (encoder `vdiv score` uses for every config; default: the
-# baseline-pretrained backbone, as the paper scored with one pre-trained encoder).
-# A rerun with the same --out resumes: finished trainings/evaluations are kept, and an
-# interrupted training resumes from its last epoch checkpoint.
+# Options: --configs a,b,c (default: all 8), --seeds 0,1,2, --epochs E, --scenes N, --pairs P
+# (pairs per config and seed for the S estimates, default 500), --lr LR (MoCo-v2 base lr),
+# --results DIR (where results.csv / analysis.md / plots are copied; default: --out).
+# A rerun with the same --out resumes: finished steps are kept, an interrupted training resumes
+# from its last epoch checkpoint; results.csv is rewritten after every finished step.
 set -euo pipefail
 
 BIN=""
 OUT="experiment_out"
+RESULTS=""
 SMOKE=0
 CONFIGS=""
-SEED=0
+SEEDS="0,1,2"
 EPOCHS=""
 SCENES=""
-SCORE_ENCODER="baseline"
 PAIRS=""
 LR=""
 PY=${PYTHON:-/usr/bin/python3}
+HERE=$(cd "$(dirname "$0")" && pwd)
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --bin) BIN="$2"; shift 2 ;;
     --out) OUT="$2"; shift 2 ;;
+    --results) RESULTS="$2"; shift 2 ;;
     --smoke) SMOKE=1; shift ;;
     --configs) CONFIGS="$2"; shift 2 ;;
-    --seed) SEED="$2"; shift 2 ;;
+    --seeds) SEEDS="$2"; shift 2 ;;
     --epochs) EPOCHS="$2"; shift 2 ;;
     --scenes) SCENES="$2"; shift 2 ;;
-    --score-encoder) SCORE_ENCODER="$2"; shift 2 ;;
     --pairs) PAIRS="$2"; shift 2 ;;
     --lr) LR="$2"; shift 2 ;;
-    -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
     *) echo "run_experiment.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -52,115 +53,144 @@ VDIV="$BIN/vdiv"; MOCO="$BIN/vdiv-moco-v2"; EVAL="$BIN/vdiv-eval"
 for exe in "$VDIV" "$MOCO" "$EVAL"; do
   [[ -x "$exe" ]] || { echo "run_experiment.sh: $exe not found or not executable (build it first)" >&2; exit 2; }
 done
+"$VDIV" --help 2>/dev/null | grep -qE "^ +score( |$)" ||
+  { echo "run_experiment.sh: $VDIV has no score command (build the vdiv tool with LibTorch)" >&2; exit 2; }
 
 if [[ $SMOKE == 1 ]]; then
   : "${CONFIGS:=baseline,zero_overlap,lower_bound}"
-  : "${SCENES:=48}"; : "${EPOCHS:=1}"
+  : "${SCENES:=40}"; : "${EPOCHS:=1}"; : "${PAIRS:=6}"
+  [[ $SEEDS == "0,1,2" ]] && SEEDS="0,1"
   SCENE_ARGS=(--width 96 --height 72 --size-min 16 --size-max 40)
   MOCO_ARGS=(--arch resnet18 --width 8 --small-stem --size 32 --batch 16 --queue 64 --workers 1)
-  EVAL_ARGS=(--size 32 --train-limit 300 --test-limit 100 --linear-epochs 5)
-  SCORE_ARGS=(--pairs "${PAIRS:-6}")
+  EVAL_ARGS=(--size 32 --train-limit 300 --test-limit 200 --linear-epochs 5)
+  CLASSIFIER_ARGS=(--epochs 1 --limit 1000 --test-limit 500 --width 8)
+  STABILITY_CONFIGS="baseline"
 else
   : "${CONFIGS:=baseline,zero_overlap,instance_vs_background,only_background,lower_bound,smaller_crop,larger_crop,smaller_crop_zero_overlap}"
-  : "${SCENES:=4000}"; : "${EPOCHS:=40}"
+  : "${SCENES:=4000}"; : "${EPOCHS:=40}"; : "${PAIRS:=500}"
   SCENE_ARGS=(--width 160 --height 120 --size-min 24 --size-max 72)
   MOCO_ARGS=(--arch resnet18 --width 16 --small-stem --size 32 --batch 32 --queue 1024 --workers 2)
-  EVAL_ARGS=(--size 32 --train-limit 5000 --test-limit 1000 --linear-epochs 30)
-  SCORE_ARGS=(--pairs "${PAIRS:-100}")
-  # The official 0.03 * batch / 256 = 0.00375 learns nothing in 40 epochs at this size
-  # (examples/experiment/README.md, "full size"); 0.1 does.
+  # the full test set (10,000 images), our linear-probe schedule (cosine, 100 epochs)
+  EVAL_ARGS=(--size 32 --train-limit 10000 --test-limit 0 --linear-epochs 100)
+  CLASSIFIER_ARGS=(--epochs 4)
+  STABILITY_CONFIGS="baseline,zero_overlap,only_background,lower_bound"
+  # The official 0.03 * batch / 256 = 0.00375 learns nothing in 40 epochs at this size; 0.1 does.
   : "${LR:=0.1}"
 fi
-
 [[ -n "$LR" ]] && MOCO_ARGS+=(--lr "$LR")
+: "${RESULTS:=$OUT}"
 
-mkdir -p "$OUT"
+mkdir -p "$OUT" "$RESULTS"
 LOG="$OUT/run.log"
 START=$(date +%s)
-say() { echo "[$(($(date +%s) - START))s] $*" | tee -a "$LOG"; }
+say() { echo "[$(date -u +%FT%TZ) +$(($(date +%s) - START))s] $*" | tee -a "$LOG"; }
+IFS=',' read -r -a LIST <<<"$CONFIGS"
+IFS=',' read -r -a SEED_LIST <<<"$SEEDS"
+ROWS=(random_init "${LIST[@]}")
 
-# 1. Scenes.
-if [[ ! -f "$OUT/scenes/instances.json" ]]; then
-  say "making $SCENES scenes"
-  "$VDIV" make-scenes --out "$OUT/scenes" --count "$SCENES" --seed "$SEED" "${SCENE_ARGS[@]}" >>"$LOG" 2>&1
+# The independent encoder, trained once.
+if [[ ! -f "$OUT/classifier.pt" ]]; then
+  say "training the independent scoring encoder (supervised Fashion-MNIST CNN)"
+  "$PY" "$HERE/train_classifier.py" --out "$OUT/classifier.pt" "${CLASSIFIER_ARGS[@]}" >>"$LOG" 2>&1
 fi
 
-# 2-3. Pre-train and evaluate each config, plus the random-init backbone.
-IFS=',' read -r -a LIST <<<"$CONFIGS"
-ROWS=(random_init "${LIST[@]}")
-for cfg in "${ROWS[@]}"; do
-  dir="$OUT/runs/$cfg"
-  mkdir -p "$dir"
-  if [[ ! -f "$dir/backbone.pt" ]]; then
-    if [[ $cfg == random_init ]]; then
-      say "random init: exporting the untrained backbone"
-      "$MOCO" --data "$OUT/scenes" --views coco:baseline --out "$dir" --epochs 0 --seed "$SEED" "${MOCO_ARGS[@]}" >>"$dir/train.log" 2>&1
-    else
-      say "pre-training MoCo-v2 on coco:$cfg for $EPOCHS epochs"
-      t0=$(date +%s)
-      "$MOCO" --data "$OUT/scenes" --views "coco:$cfg" --out "$dir" --epochs "$EPOCHS" --seed "$SEED" "${MOCO_ARGS[@]}" >>"$dir/train.log" 2>&1
-      echo $(($(date +%s) - t0)) >"$dir/train_seconds"
+collect() {  # results.csv from whatever has finished, then the analysis
+  "$PY" - "$OUT" "$RESULTS" "$SEEDS" "${ROWS[@]}" <<'EOF'
+import csv, json, os, sys
+out, results, seeds, rows = sys.argv[1], sys.argv[2], sys.argv[3].split(","), sys.argv[4:]
+def scores(path):
+    if not os.path.exists(path):
+        return {}
+    return {c["config"].split(":")[-1]: c for c in json.load(open(path)).get("configs", [])}
+with open(os.path.join(results, "results.csv"), "w", newline="") as f:
+    w = csv.writer(f)
+    w.writerow(["config", "seed", "linear_acc", "knn_acc", "s", "s_ci_low", "s_ci_high", "s_pairs",
+                "s_fell_back", "s_ssl", "train_seconds"])
+    for seed in seeds:
+        d = os.path.join(out, "seed%s" % seed)
+        ind = scores(os.path.join(d, "score_independent.json"))
+        ssl = scores(os.path.join(d, "score_ssl.json"))
+        for r in rows:
+            ev_path = os.path.join(d, "runs", r, "eval.json")
+            if not os.path.exists(ev_path):
+                continue
+            ev = json.load(open(ev_path))
+            secs_path = os.path.join(d, "runs", r, "train_seconds")
+            secs = open(secs_path).read().strip() if os.path.exists(secs_path) else ""
+            s = ind.get(r, {})
+            ci = s.get("ci95") or [None, None]
+            w.writerow([r, seed, ev["linear_acc"], ev["knn_acc"], s.get("mean", ""), ci[0] if ci[0] is not None else "",
+                        ci[1] if ci[1] is not None else "", s.get("pairs", ""), s.get("pairs_fell_back", ""),
+                        ssl.get(r, {}).get("mean", ""), secs])
+EOF
+  "$PY" "$HERE/analyze.py" "$RESULTS/results.csv" --out "$RESULTS/analysis.md" \
+        --plot "$RESULTS/accuracy_vs_s.png" >/dev/null 2>>"$LOG" || say "analysis: not enough results yet"
+}
+
+for seed in "${SEED_LIST[@]}"; do
+  SD="$OUT/seed$seed"
+  mkdir -p "$SD"
+  # A seed changes the scenes, the initial weights and the batch order.
+  if [[ ! -f "$SD/scenes/instances.json" ]]; then
+    say "seed $seed: making $SCENES scenes"
+    "$VDIV" make-scenes --out "$SD/scenes" --count "$SCENES" --seed "$seed" "${SCENE_ARGS[@]}" >>"$LOG" 2>&1
+  fi
+  for cfg in "${ROWS[@]}"; do
+    dir="$SD/runs/$cfg"
+    mkdir -p "$dir"
+    if [[ ! -f "$dir/backbone.pt" ]]; then
+      if [[ $cfg == random_init ]]; then
+        say "seed $seed: random init (the untrained backbone)"
+        "$MOCO" --data "$SD/scenes" --views coco:baseline --out "$dir" --epochs 0 --seed "$seed" "${MOCO_ARGS[@]}" >>"$dir/train.log" 2>&1
+      else
+        say "seed $seed: pre-training MoCo-v2 on coco:$cfg for $EPOCHS epochs"
+        t0=$(date +%s)
+        "$MOCO" --data "$SD/scenes" --views "coco:$cfg" --out "$dir" --epochs "$EPOCHS" --seed "$seed" "${MOCO_ARGS[@]}" >>"$dir/train.log" 2>&1
+        echo $(($(date +%s) - t0)) >"$dir/train_seconds"
+      fi
     fi
-  fi
-  if [[ ! -f "$dir/eval.json" ]]; then
-    say "evaluating $cfg (k-NN + linear probe, Fashion-MNIST)"
-    "$EVAL" --encoder "$dir/backbone.pt" --out "$dir/eval.json" --seed "$SEED" "${EVAL_ARGS[@]}" >>"$dir/eval.log" 2>&1
-  fi
+    if [[ ! -f "$dir/eval.json" ]]; then
+      say "seed $seed: evaluating $cfg (k-NN + linear probe on Fashion-MNIST)"
+      "$EVAL" --encoder "$dir/backbone.pt" --out "$dir/eval.json" --seed "$seed" "${EVAL_ARGS[@]}" >>"$dir/eval.log" 2>&1
+    fi
+    collect
+  done
+  # S of every config: the independent encoder at its 32 px, and the seed's baseline backbone.
+  for which in independent ssl; do
+    enc="$OUT/classifier.pt"
+    [[ $which == ssl ]] && enc="$SD/runs/baseline/backbone.pt"
+    [[ -f "$enc" ]] || continue
+    if [[ ! -f "$SD/score_$which.json" ]]; then
+      say "seed $seed: scoring $CONFIGS with the $which encoder ($PAIRS pairs each)"
+      "$VDIV" score --data scenes "$SD/scenes" --configs "$CONFIGS" --encoder "$enc" --seed "$seed" \
+        --pairs "$PAIRS" --patch-size 32 --out "$SD/score_$which.json" >>"$LOG" 2>&1
+    fi
+  done
+  collect
 done
 
-# Accuracy CSV (for vdiv score's accuracy-vs-S plot).
-"$PY" - "$OUT" "${LIST[@]}" <<'EOF'
-import json, sys
-out, cfgs = sys.argv[1], sys.argv[2:]
-with open(f"{out}/accuracy.csv", "w") as f:
-    f.write("config,accuracy\n")
-    for c in cfgs:
-        f.write(f"{c},{json.load(open(f'{out}/runs/{c}/eval.json'))['linear_acc']}\n")
-EOF
-
-# 4. EMD scores.
-SCORE_NOTE=""
-if "$VDIV" --help 2>/dev/null | grep -qE "^ +score( |$)"; then
-  enc="$OUT/runs/baseline/backbone.pt"
-  [[ $SCORE_ENCODER == random || ! -f "$enc" ]] && enc="$OUT/runs/random_init/backbone.pt"
-  if [[ ! -f "$OUT/score.json" ]]; then
-    say "scoring configs with vdiv score (encoder $enc)"
-    if ! "$VDIV" score --data scenes "$OUT/scenes" --configs "$CONFIGS" --encoder "$enc" --seed "$SEED" \
-        --out "$OUT/score.json" --accuracy "$OUT/accuracy.csv" "${SCORE_ARGS[@]}" >>"$LOG" 2>&1; then
-      SCORE_NOTE="vdiv score failed (see $LOG); EMD column left empty"
-      rm -f "$OUT/score.json"
-    fi
-  fi
-  SCORE_NOTE=${SCORE_NOTE:-"EMD similarity S from vdiv score with encoder $(basename "$(dirname "$enc")")/backbone.pt"}
-else
-  SCORE_NOTE="vdiv score is not built here (needs LibTorch in the vdiv tool); EMD column left empty"
+# Table K: S on all of seed 0's scenes, one pair per image, and on nested fractions of them.
+S0="$OUT/seed${SEED_LIST[0]}"
+if [[ ! -f "$OUT/stability.json" ]]; then
+  say "stability rows: $STABILITY_CONFIGS on all scenes of seed ${SEED_LIST[0]}, one pair per image"
+  "$VDIV" score --data scenes "$S0/scenes" --configs "$STABILITY_CONFIGS" --encoder "$OUT/classifier.pt" \
+    --seed "${SEED_LIST[0]}" --patch-size 32 --out "$OUT/stability.json" >>"$LOG" 2>&1
 fi
-say "$SCORE_NOTE"
-
-# 5. Table.
-"$PY" - "$OUT" "$SCORE_NOTE" "$SMOKE" "${ROWS[@]}" <<'EOF'
-import json, os, sys
-out, note, smoke, rows = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4:]
-scores = {}
-if os.path.exists(f"{out}/score.json"):
-    for c in json.load(open(f"{out}/score.json")).get("configs", []):
-        name = str(c.get("config", "")).split(":")[-1]
-        scores[name] = c.get("mean")
-def fmt(v, p=4):
-    return "" if v is None else f"{v:.{p}f}"
-lines = ["config,emd_score,knn_acc,linear_acc,train_seconds"]
-md = ["| config | EMD score S | k-NN acc | linear acc | train s |", "|---|---|---|---|---|"]
-for r in rows:
-    ev = json.load(open(f"{out}/runs/{r}/eval.json"))
-    secs_file = f"{out}/runs/{r}/train_seconds"
-    secs = open(secs_file).read().strip() if os.path.exists(secs_file) else ""
-    s = scores.get(r)
-    lines.append(f"{r},{fmt(s)},{fmt(ev['knn_acc'])},{fmt(ev['linear_acc'])},{secs}")
-    md.append(f"| {r} | {fmt(s)} | {fmt(ev['knn_acc'])} | {fmt(ev['linear_acc'])} | {secs} |")
-open(f"{out}/results.csv", "w").write("\n".join(lines) + "\n")
-md.append("")
-md.append(f"{'Smoke size' if smoke == '1' else 'Full size'}; {note}. Accuracies: Fashion-MNIST test subset.")
-open(f"{out}/results.md", "w").write("\n".join(md) + "\n")
-print("\n".join(md))
+"$PY" - "$OUT/stability.json" "$RESULTS/stability.md" <<'EOF'
+import json, sys
+rep = json.load(open(sys.argv[1]))
+lines = ["| config | " + " | ".join("%g%% of the scenes" % (100 * r["fraction"]) for r in rep["configs"][0]["stability"]) + " |",
+         "|---|" + "---|" * len(rep["configs"][0]["stability"])]
+for c in rep["configs"]:
+    cells = []
+    for r in c["stability"]:
+        lo, hi = r.get("ci95") or [None, None]
+        cells.append("%.4f [%s, %s] (%d)" % (r["mean"], "%.4f" % lo if lo is not None else "-",
+                                             "%.4f" % hi if hi is not None else "-", r["pairs"]))
+    lines.append("| %s | %s |" % (c["config"], " | ".join(cells)))
+open(sys.argv[2], "w").write("\n".join(lines) + "\n")
+print("\n".join(lines))
 EOF
-say "done: $OUT/results.md, $OUT/results.csv$( [[ -f $OUT/score.png ]] && echo ", $OUT/score.png")"
+collect
+cat "$RESULTS/analysis.md"
+say "done: $RESULTS/results.csv, $RESULTS/analysis.md, $RESULTS/accuracy_vs_s.png, $RESULTS/stability.md"

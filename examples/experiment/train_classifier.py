@@ -83,11 +83,17 @@ def main():
     ap.add_argument("--batch", type=int, default=128)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--limit", type=int, default=0, help="train on the first N images only (0: all 60,000)")
+    ap.add_argument("--test-limit", type=int, default=0, help="test on the first N images only (0: all 10,000)")
     args = ap.parse_args()
     torch.manual_seed(args.seed)
     torch.set_num_threads(args.threads)
     xtr, ytr = load(args.data, "train")
     xte, yte = load(args.data, "test")
+    if args.limit:
+        xtr, ytr = xtr[:args.limit], ytr[:args.limit]
+    if args.test_limit:
+        xte, yte = xte[:args.test_limit], yte[:args.test_limit]
     features = Features(args.width)
     head = nn.Linear(args.width * 8, 10)
     model = nn.Sequential(features, head)

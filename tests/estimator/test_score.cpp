@@ -120,8 +120,12 @@ TEST_CASE("report has one summary per config with finite scores in [0, 1] and a 
     CHECK(c.summary.mean > 0.0);
     CHECK(c.summary.mean <= 1.0);
     CHECK(c.summary.ci95_low < c.summary.mean);
-    REQUIRE(c.stability.size() == 2);  // 100% and 10% (4 pairs); 1% would be < 2 pairs
-    CHECK(c.stability[1].summary.count == 4);
+    // Table K's rows: 100%, 50%, 20%, 10% (40, 20, 8, 4 pairs); 1% would be < 2 pairs
+    REQUIRE(c.stability.size() == 4);
+    CHECK(c.stability[1].summary.count == 20);
+    CHECK(c.stability[2].summary.count == 8);
+    CHECK(c.stability[3].summary.count == 4);
+    CHECK(c.stability[3].fraction == doctest::Approx(0.1));
   }
   CHECK(report.configs[0].config == "baseline");
   // Views of one image resemble each other more than views of two different images.
