@@ -93,9 +93,10 @@ sinkhorn_status sinkhorn_packed(sinkhorn_workspace<T>& ws, Eigen::Index n, Eigen
   constexpr Eigen::Index W = unpacket_traits<P>::size, L = C * W;
   const T* K = ws.packed_k.data();
   const T* KpT = ws.packed_kpt.data();
+  // The iterate (u, v) and the candidate (nu, nv) swap buffers when a candidate is kept.
   T* u = ws.packed_u.data();
   T* v = ws.packed_v.data();
-  T* nu = ws.ktu.data();  // the candidate iterate, committed when finite
+  T* nu = ws.ktu.data();
   T* nv = ws.tmp.data();
   P b[C];
   for (int c = 0; c < C; ++c) b[c] = ploadu<P>(ws.packed_b.data() + c * W);
@@ -113,18 +114,20 @@ sinkhorn_status sinkhorn_packed(sinkhorn_workspace<T>& ws, Eigen::Index n, Eigen
     }
     if (i < n)
       for (int c = 0; c < C; ++c) a0[c] = pmadd(pset1<P>(u[i]), ploadu<P>(K + i * L + c * W), a0[c]);
+    // K^T u >= 0 (K > 0 or underflowed to 0, u > 0); padded lanes sum u, so > 0.
+    T smallest = std::numeric_limits<T>::infinity();
+    P finite = pset1<P>(T(0));  // x - x: 0 for finite x, NaN for Inf/NaN
     for (int c = 0; c < C; ++c) {
       const P ktu = padd(a0[c], a1[c]);
-      pstoreu(nv + c * W, ktu);
-      pstoreu(nu + c * W, pdiv(b[c], ktu));  // nu holds K^T u, then v, for the zero test
+      smallest = std::min(smallest, predux_min(ktu));
+      const P vc = pdiv(b[c], ktu);
+      finite = padd(finite, psub(vc, vc));
+      pstoreu(nv + c * W, vc);
     }
-    bool ok = true;
-    for (Eigen::Index j = 0; j < m; ++j) ok &= nv[j] != T(0);
-    if (!ok) {
+    if (!(smallest > T(0))) {
       st.numerical_stop = true;
       break;
     }
-    std::copy(nu, nu + L, nv);  // nv = candidate v
     for (int c = 0; c < C; ++c) a0[c] = a1[c] = pset1<P>(T(0));
     Eigen::Index j = 0;
     for (; j + 1 < m; j += 2) {
@@ -136,17 +139,21 @@ sinkhorn_status sinkhorn_packed(sinkhorn_workspace<T>& ws, Eigen::Index n, Eigen
     }
     if (j < m)
       for (int c = 0; c < C; ++c) a0[c] = pmadd(pset1<P>(nv[j]), ploadu<P>(KpT + j * L + c * W), a0[c]);
-    for (int c = 0; c < C; ++c) pstoreu(nu + c * W, pdiv(pset1<P>(T(1)), padd(a0[c], a1[c])));
-    for (Eigen::Index jj = 0; jj < m; ++jj) ok &= std::isfinite(nv[jj]);
-    for (Eigen::Index ii = 0; ii < n; ++ii) ok &= std::isfinite(nu[ii]);
-    if (!ok) {
+    for (int c = 0; c < C; ++c) {
+      const P uc = pdiv(pset1<P>(T(1)), padd(a0[c], a1[c]));
+      finite = padd(finite, psub(uc, uc));
+      pstoreu(nu + c * W, uc);
+    }
+    if (!(predux(finite) == T(0))) {
       st.numerical_stop = true;
       break;
     }
-    std::copy(nu, nu + L, u);
-    std::copy(nv, nv + L, v);
+    std::swap(u, nu);
+    std::swap(v, nv);
     st.iterations = it + 1;
   }
+  if (u != ws.packed_u.data()) std::copy(u, u + L, ws.packed_u.data());
+  if (v != ws.packed_v.data()) std::copy(v, v + L, ws.packed_v.data());
   return st;
 }
 
@@ -163,11 +170,14 @@ bool try_sinkhorn_packed(const row_matrix<T>& kernel, const column_vector<T>& a,
   const Eigen::Index L = c * W;
   ws.packed_k.setOnes(n, L);
   ws.packed_kpt.setOnes(m, L);
+  T* pk = ws.packed_k.data();
+  T* pkt = ws.packed_kpt.data();
   for (Eigen::Index i = 0; i < n; ++i) {
     const T inv_a = T(1) / a(i);
+    const T* row = kernel.data() + i * m;
     for (Eigen::Index j = 0; j < m; ++j) {
-      ws.packed_k(i, j) = kernel(i, j);
-      ws.packed_kpt(j, i) = kernel(i, j) * inv_a;
+      pk[i * L + j] = row[j];
+      pkt[j * L + i] = row[j] * inv_a;
     }
   }
   ws.packed_b.setZero(L);
