@@ -3,6 +3,8 @@
 // of the estimator and the trainers.
 #include <benchmark/benchmark.h>
 
+#include <vdiv/core/machine.hpp>
+
 #include <opencv2/core.hpp>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
@@ -57,4 +59,12 @@ BENCHMARK(BM_decode_jpeg_opencv)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_crop_resize_vdiv)->Arg(84)->Arg(224)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_crop_resize_opencv)->Arg(84)->Arg(224)->Unit(benchmark::kMicrosecond);
 
-BENCHMARK_MAIN();
+int main(int argc, char** argv) {
+  // What the figures ran on (BLAS, threads, CPU features), in the JSON context and the header.
+  benchmark::AddCustomContext("runtime", vdiv::machine::runtime_summary());
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}

@@ -7,6 +7,8 @@
 // instances_train2017.json.
 #include <benchmark/benchmark.h>
 
+#include <vdiv/core/machine.hpp>
+
 #include <cstdlib>
 #include <cstring>
 #include <memory>
@@ -228,4 +230,12 @@ BENCHMARK(BM_simdjson_dom)->Unit(benchmark::kMillisecond)->Iterations(1)->Repeti
 BENCHMARK(BM_vdiv_load_coco)->Unit(benchmark::kMillisecond)->Iterations(1)->Repetitions(3);
 BENCHMARK(BM_nlohmann)->Unit(benchmark::kMillisecond)->Iterations(1)->Repetitions(3);
 
-BENCHMARK_MAIN();
+int main(int argc, char** argv) {
+  // What the figures ran on (BLAS, threads, CPU features), in the JSON context and the header.
+  benchmark::AddCustomContext("runtime", vdiv::machine::runtime_summary());
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}
