@@ -1,202 +1,263 @@
 #!/usr/bin/env bash
-# GPU-machine check of vdiv, run from the repository root on a machine with nvcc, CMake and a
-# pip PyTorch (LibTorch) but no Debian packages and no network: configures a build against the
-# deps packed by scripts/pack-device-deps.sh (.device-deps/) and PyTorch's LibTorch, builds the
-# CUDA tests, bench_ot_cuda and the vdiv tool, runs `ctest -L gpu`, the CUDA OT benchmark beside
-# the PyTorch batched baseline, and `vdiv score --device cuda` against `--device cpu`. Every
-# output goes under $OUT (default ./device-check-out); summary.txt lists each step's result.
-# A failing step is recorded and the script goes on; the exit status is 1 if any step failed.
+# The GPU check of vdiv: ONE command for a bare GPU machine (nvcc, CMake and a pip PyTorch; no
+# Debian packages, no network), run from the repository root with the deps packed by
+# scripts/pack-device-deps.sh (.device-deps/, carried along). It configures and builds every
+# CUDA target in one `cmake --build -j16` under /tmp, then runs, most valuable first and each
+# under its own timeout within a total time budget:
+#   1. the fused OT kernel vs the CPU engine (test_ot_cuda_similarity)
+#   2. bench_ot_cuda at B = 65536, N = 13, D = 2048: uniform (prefetch sweep), then
+#      cross_reference + sinkhorn_log
+#   3. compute-sanitizer racecheck, synccheck, memcheck, initcheck on the kernel's small shapes
+#   4. the other gpu-labelled tests (CUDA sampler, estimator with CUDA OT)
+#   5. PyTorch's batched Sinkhorn on the same problem (the >= 3x goal)
+#   6. `vdiv score`: the cli_score_device test, then CPU / GPU encoder + CPU OT / all GPU
+# A skipped GPU test is a FAILURE here (VDIV_REQUIRE_GPU=1 makes the test binaries fail without
+# a device and print why), as is any step that could not run. Everything is written under the
+# work folder; $OUT (default ./device-check-out) receives exactly two files: summary.txt (one
+# line per step, with the figures) and logs.tar.gz (every log, < 16 MiB). The summary is printed
+# last. Exit status 1 if any step failed.
 #
-#   scripts/device-check.sh [--deps DIR] [--build DIR] [--out DIR] [--jobs N]
-#                           [--cpu-only] [--no-torch] [--no-run] [--hide-system]
-#                           [--bench-args "--batch 65536 --rows 13 --dim 2048"]
-#                           [--steps build,test,bench,score]
+#   scripts/device-check.sh [--deps DIR] [--work DIR] [--jobs N] [--budget SECONDS] [--no-torch]
+#                           [--build-limit SECONDS] [--build-only] [--hide-system]
 #
-#   --cpu-only     VDIV_CUDA=OFF: configure and build the CPU parts only (a machine without nvcc)
-#   --no-torch     do not look for LibTorch (no `vdiv score`)
-#   --no-run       configure and build only
-#   --steps LIST   run only these stages (default all). The run tool allows 10 minutes a
-#                  command: e.g. `--steps build` in one call, `--steps test,bench,score` in the
-#                  next (the build folder stays while the machine is warm)
-#   --hide-system  ignore the system's CMake packages and libraries (to test the packed deps on
-#                  a machine that also has the Debian packages)
-# Environment: TORCH_PREFIX (LibTorch's CMake prefix; default from `python3 -c "import torch;
-# print(torch.utils.cmake_prefix_path)"`), PYTHON (default python3), CUDA_ARCH (default 90).
+#   --budget S     total seconds for the whole script (default 480: the run tool allows 600 a
+#                  command); a step that would start past it is recorded FAIL (no time left)
+#   --build-limit S  seconds for the build step (default 330; raise it on a slow machine)
+#   --no-torch     do not look for LibTorch (no vdiv tool with `score`, no steps 6)
+#   --build-only   configure and build, then stop (to check a build against .device-deps here)
+#   --hide-system  only .device-deps (and LibTorch) visible to CMake's find_package/find_library
+# Environment: TORCH_PREFIX (LibTorch's CMake prefix; default from python3's torch), PYTHON
+# (default python3), CUDA_ARCH (default 90).
 set -uo pipefail
 
 root=$(pwd)
 [ -f "$root/include/vdiv/vdiv.hpp" ] || { echo "run from the vdiv repository root" >&2; exit 2; }
+start=$(date +%s)
 deps=$root/.device-deps
-build=$root/build-device
-out=${OUT:-$root/device-check-out}
-jobs=$(nproc 2>/dev/null || echo 2)
-cpu_only=0 use_torch=1 run=1 hide=0
-bench_args="--batch 65536 --rows 13 --dim 2048"
+work=/tmp/vdiv-device-check
+jobs=16
+budget=480
+build_limit=330
+use_torch=1 build_only=0 hide=0
 python=${PYTHON:-python3}
-steps=build,test,bench,score
 while [ $# -gt 0 ]; do
   case $1 in
     --deps) deps=$(cd "$2" && pwd); shift 2 ;;
-    --build) build=$2; shift 2 ;;
-    --out) out=$2; shift 2 ;;
+    --work) work=$2; shift 2 ;;
     --jobs) jobs=$2; shift 2 ;;
-    --cpu-only) cpu_only=1; shift ;;
+    --budget) budget=$2; shift 2 ;;
+    --build-limit) build_limit=$2; shift 2 ;;
     --no-torch) use_torch=0; shift ;;
-    --no-run) run=0; shift ;;
+    --build-only) build_only=1; shift ;;
     --hide-system) hide=1; shift ;;
-    --bench-args) bench_args=$2; shift 2 ;;
-    --steps) steps=$2; shift 2 ;;
-    -h|--help) sed -n 2,26p "$0"; exit 0 ;;
+    -h|--help) sed -n 2,31p "$0"; exit 0 ;;
     *) echo "unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
 done
-mkdir -p "$out"
+out=${OUT:-$root/device-check-out}
+mkdir -p "$out" || exit 2
 out=$(cd "$out" && pwd)
-summary=$out/summary.txt
+rm -rf "$work" && mkdir -p "$work/logs" || exit 2
+build=$work/build
+logs=$work/logs
+summary=$work/summary.txt
 : > "$summary"
-want() { [[ ",$steps," == *",$1,"* ]]; }
 failed=0
+export VDIV_REQUIRE_GPU=1  # a GPU test that finds no device fails (and says why)
+export PYTHONUNBUFFERED=1
+export LD_LIBRARY_PATH="$deps/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+
+left() { echo $(( budget - ($(date +%s) - start) )); }
 record() {  # record STATUS STEP [DETAIL]
-  printf '%-5s %-28s %s\n' "$1" "$2" "${3:-}" | tee -a "$summary"
+  printf '%-4s %-34s %s\n' "$1" "$2" "${3:-}" >> "$summary"
+  printf '%-4s %-34s %s\n' "$1" "$2" "${3:-}"
   [ "$1" = FAIL ] && failed=1
   return 0
 }
-# step NAME LOGFILE CMD...: runs CMD with output to LOGFILE, records PASS/FAIL (77: SKIP)
+# Why a log failed: the lines that say so (doctest, ctest, CUDA errors), else its last line.
+reason() {
+  local r
+  r=$(grep -E "no usable CUDA|ERROR|error:|FAILED|Failed|Not Run|Skipped|WRONG|out of memory|not found|No such" "$1" 2>/dev/null |
+      sed -E 's/^[0-9]+: //' | awk '!seen[$0]++' | head -n 2 | cut -c1-160 | tr '\n' ' ')
+  [ -n "$r" ] || r=$(tail -n 1 "$1" 2>/dev/null | cut -c1-160)
+  echo "$r"
+}
+# step NAME LIMIT LOG CMD...: CMD under `timeout` (at most LIMIT seconds, less when the budget is
+# nearly spent), output to LOG; PASS on exit 0, else FAIL with the reason. Returns CMD's status.
 step() {
-  local name=$1 log=$2
-  shift 2
-  "$@" > "$log" 2>&1
+  local name=$1 limit=$2 log=$3
+  shift 3
+  local remain
+  remain=$(( $(left) - 20 ))  # 20 s kept for packing the results
+  if [ "$remain" -lt 10 ]; then
+    record FAIL "$name" "not run: the ${budget} s budget is spent"
+    return 124
+  fi
+  [ "$limit" -gt "$remain" ] && limit=$remain
+  local t0=$SECONDS
+  timeout --kill-after=10 "$limit" "$@" > "$log" 2>&1
   local rc=$?
-  if [ $rc -eq 0 ]; then record PASS "$name"
-  elif [ $rc -eq 77 ]; then record SKIP "$name" "(exit 77: no device)"
-  else record FAIL "$name" "(exit $rc, see $(basename "$log"))"; fi
+  local took=$(( SECONDS - t0 ))
+  if [ $rc -eq 0 ]; then
+    record PASS "$name" "(${took} s)"
+  elif [ $rc -eq 124 ] || [ $rc -eq 137 ]; then
+    record FAIL "$name" "timed out after ${limit} s: $(reason "$log")"
+  else
+    record FAIL "$name" "exit $rc (${took} s): $(reason "$log")"
+  fi
   return $rc
+}
+# ctest_step NAME LIMIT LOG ARGS...: ctest with a per-test timeout; a skipped test, a test that
+# did not run, or no test at all is a failure.
+ctest_step() {
+  local name=$1 limit=$2 log=$3
+  shift 3
+  step "$name" "$limit" "$log" ctest --test-dir "$build" --output-on-failure --timeout "$limit" "$@"
+  local rc=$?
+  if [ $rc -eq 0 ]; then
+    if grep -qE "\*\*\*Skipped|Not Run|Disabled" "$log"; then
+      sed -i '$d' "$summary"
+      record FAIL "$name" "a test was skipped or did not run: $(reason "$log")"
+      return 1
+    fi
+    if grep -q "No tests were found" "$log"; then
+      sed -i '$d' "$summary"
+      record FAIL "$name" "no test ran"
+      return 1
+    fi
+  fi
+  return $rc
+}
+finish() {
+  # One summary and one archive come back; the summary is printed last.
+  cp "$summary" "$logs/summary.txt"
+  tar -czf "$out/logs.tar.gz" -C "$work" logs 2> /dev/null
+  if [ "$(stat -c %s "$out/logs.tar.gz" 2> /dev/null || echo 0)" -gt $((15 * 1024 * 1024)) ]; then
+    find "$logs" -type f -size +1M -exec sh -c 'tail -c 1000000 "$1" > "$1.tail" && mv "$1.tail" "$1"' _ {} \;
+    tar -czf "$out/logs.tar.gz" -C "$work" logs
+  fi
+  cp "$summary" "$out/summary.txt"
+  echo
+  echo "=== vdiv device check: $(date -u +%FT%TZ), $(( $(date +%s) - start )) s; $out/summary.txt, $out/logs.tar.gz ==="
+  cat "$summary"
+  exit $failed
 }
 
 # --- environment ------------------------------------------------------------------------------
 {
-  echo "date: $(date -u +%FT%TZ)  host: $(hostname)  git: $(git rev-parse --short HEAD 2>/dev/null)"
+  echo "date: $(date -u +%FT%TZ)  host: $(hostname)  git: $(git rev-parse --short HEAD 2>/dev/null)$(git diff --quiet 2>/dev/null || echo ' (modified)')"
   command -v nvidia-smi > /dev/null && nvidia-smi
   command -v nvcc > /dev/null && nvcc --version | tail -2
   cmake --version | head -1
+  command -v ninja > /dev/null && echo "ninja $(ninja --version)"
   "$python" -c "import torch; print('torch', torch.__version__, 'cuda', torch.version.cuda, 'available', torch.cuda.is_available())" 2>&1
   [ -f "$deps/MANIFEST.txt" ] && cat "$deps/MANIFEST.txt"
-} > "$out/env.txt" 2>&1
-[ -d "$deps/lib/cmake" ] || record WARN deps "no $deps (run scripts/pack-device-deps.sh where the Debian packages are)"
-export LD_LIBRARY_PATH="$deps/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+} > "$logs/env.txt" 2>&1
+gpu=$(nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm,clocks.max.mem --format=csv,noheader 2>/dev/null | head -1)
+record INFO "machine" "${gpu:-no nvidia-smi}; git $(git rev-parse --short HEAD 2>/dev/null)"
+[ -d "$deps/lib/cmake" ] || record FAIL deps "no $deps (run scripts/pack-device-deps.sh where the Debian packages are, and carry .device-deps)"
 
-# --- configure --------------------------------------------------------------------------------
-if want build; then
+# --- configure and build ------------------------------------------------------------------------
 torch_prefix=
 if [ $use_torch = 1 ]; then
   torch_prefix=${TORCH_PREFIX:-$("$python" -c "import torch; print(torch.utils.cmake_prefix_path)" 2>/dev/null)}
-  [ -n "$torch_prefix" ] || record WARN torch "no LibTorch (python3 has no torch; set TORCH_PREFIX): no vdiv score"
+  [ -n "$torch_prefix" ] || record FAIL torch "no LibTorch (python3 has no torch; set TORCH_PREFIX or use --no-torch)"
 fi
 cmake_args=(-S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release "-DCMAKE_PREFIX_PATH=$deps${torch_prefix:+;$torch_prefix}"
-            "-DVDIV_CUDA_ARCHITECTURES=${CUDA_ARCH:-90}")
-[ $cpu_only = 1 ] && cmake_args+=(-DVDIV_CUDA=OFF) || cmake_args+=(-DVDIV_CUDA=ON)
-# A fresh build folder uses Ninja when there is one (pip's ninja), else make; neither: say so.
-if [ ! -f "$build/CMakeCache.txt" ]; then
-  if command -v ninja > /dev/null; then
-    cmake_args+=(-G Ninja)
-  elif ! command -v make > /dev/null; then
-    record FAIL configure "neither ninja nor make on PATH (pip install ninja, or carry a ninja binary)"
-    exit 1
-  fi
+            "-DVDIV_CUDA_ARCHITECTURES=${CUDA_ARCH:-90}" -DVDIV_CUDA=ON -DVDIV_PYTHON=OFF)
+keep_going=(-k)
+if command -v ninja > /dev/null; then
+  cmake_args+=(-G Ninja)
+  keep_going=(-k 0)
+elif ! command -v make > /dev/null; then
+  record FAIL configure "neither ninja nor make on PATH"
+  finish
 fi
 if [ $hide = 1 ]; then
-  # Only the packed deps (and LibTorch) are visible to find_package / find_library.
-  # (tools are still found on PATH; the compilers' own include path still has /usr/include,
-  # which the packed include folder precedes).
   cmake_args+=(-DCMAKE_FIND_USE_CMAKE_SYSTEM_PATH=OFF -DCMAKE_FIND_USE_PACKAGE_REGISTRY=OFF
                -DCMAKE_FIND_USE_SYSTEM_PACKAGE_REGISTRY=OFF "-DCMAKE_IGNORE_PREFIX_PATH=/usr;/usr/local;/")
 fi
-if [ -n "$torch_prefix" ] && cmake "${cmake_args[@]}" -DVDIV_TORCH=ON > "$out/configure.log" 2>&1; then
-  record PASS "configure (LibTorch)"
+have_torch=0
+if [ -n "$torch_prefix" ] && step "configure (LibTorch)" 150 "$logs/configure.log" cmake "${cmake_args[@]}" -DVDIV_TORCH=ON; then
+  have_torch=1
 else
-  if [ -n "$torch_prefix" ]; then
-    mv "$out/configure.log" "$out/configure-torch.log"
-    record WARN configure "with LibTorch failed (configure-torch.log); again without it"
-  fi
   rm -rf "$build"
-  step "configure (no LibTorch)" "$out/configure.log" cmake "${cmake_args[@]}" -DVDIV_TORCH=OFF || {
-    echo "configure failed: see $out/configure.log" >&2
-    exit 1
-  }
+  step "configure (no LibTorch)" 90 "$logs/configure.log" cmake "${cmake_args[@]}" -DVDIV_TORCH=OFF || finish
 fi
-grep -E "^-- (vdiv|OpenCV)" "$out/configure.log" > "$out/configure-summary.txt"
-fi
-[ -f "$build/CMakeCache.txt" ] || { echo "no configured build in $build: run --steps build first" >&2; exit 1; }
-
-# --- build ------------------------------------------------------------------------------------
+grep -E "^-- (vdiv|OpenCV)" "$logs/configure.log" > "$logs/configure-summary.txt"
+# Every CUDA target (the gpu-labelled tests, the benchmark, the vdiv tool with its CUDA commands)
+# and the CPU emulation test, in one parallel build that keeps going past a failing target.
 gpu_tests=$(ctest --test-dir "$build" -L gpu -N 2>/dev/null | awk '/Test +#/ {print $3}')
-if [ $cpu_only = 1 ]; then
-  targets="test_estimator_ot_backend test_estimator_score test_ot_similarity vdiv_cli"
-else
-  targets="$gpu_tests bench_ot_cuda vdiv_cli"
-fi
-built=""
-want build && for t in $targets; do
-  if step "build $t" "$out/build-$t.log" cmake --build "$build" --target "$t" -j "$jobs"; then
-    built="$built $t"
-  fi
-done
-[ $run = 1 ] || { echo "built:$built (--no-run)"; exit $failed; }
-
-# --- tests ------------------------------------------------------------------------------------
-if ! want test; then
-  :
-elif [ $cpu_only = 1 ]; then
-  step "ctest cpu (subset)" "$out/ctest.log" ctest --test-dir "$build" --output-on-failure \
-    -R "^(test_estimator_ot_backend|test_estimator_score|test_ot_similarity)$"
-else
-  # A test whose target did not build shows as "Not Run" (a failure) in the log.
-  step "ctest -L gpu" "$out/ctest-gpu.log" ctest --test-dir "$build" -L gpu --output-on-failure
-  # `vdiv score --device cuda` vs `--ot-device cpu` and the report's ot_backend (CLI test).
-  if [[ $(ctest --test-dir "$build" -N -R '^cli_score_device$' 2>/dev/null) == *"cli_score_device"* ]]; then
-    export VDIV_PYTHON=$python
-    step "ctest cli_score_device" "$out/ctest-cli-score-device.log" \
-      ctest --test-dir "$build" -R '^cli_score_device$' --output-on-failure
-  fi
-  ctest --test-dir "$build" -L gpu -N > "$out/ctest-gpu-list.txt" 2>&1
-  record INFO "ctest -L gpu" "$(grep -E "tests passed" "$out/ctest-gpu.log"), $(grep -c '\*\*\*Skipped' "$out/ctest-gpu.log") skipped"
-fi
-
-# --- CUDA OT benchmark beside PyTorch's batched Sinkhorn (bench/ot/README.md) ----------------
-bench=$build/bench/ot/bench_ot_cuda
-if want bench && [ $cpu_only = 0 ] && [ -x "$bench" ]; then
-  # shellcheck disable=SC2086
-  step "bench_ot_cuda uniform" "$out/bench_ot_cuda.txt" "$bench" $bench_args --reps 20
-  # shellcheck disable=SC2086
-  step "bench_ot_cuda xref+log" "$out/bench_ot_cuda_xref_log.txt" "$bench" $bench_args --reps 20 \
-    --weights cross_reference --solver sinkhorn_log
-  # shellcheck disable=SC2086
-  step "torch_sinkhorn.py cuda" "$out/torch_sinkhorn.txt" "$python" bench/ot/torch_sinkhorn.py \
-    --device cuda $bench_args --reps 20
-  vdiv_ms=$(sed -n 's/.*median \([0-9.]*\) ms.*/\1/p' "$out/bench_ot_cuda.txt" | head -1)
-  torch_ms=$(sed -n 's/.*median \([0-9.]*\) ms.*/\1/p' "$out/torch_sinkhorn.txt" | head -1)
-  peak=$(sed -n 's/.*= \([0-9.]*\)% of peak.*/\1/p' "$out/bench_ot_cuda.txt" | head -1)
-  if [ -n "$vdiv_ms" ] && [ -n "$torch_ms" ]; then
-    "$python" - "$vdiv_ms" "$torch_ms" "${peak:-0}" > "$out/bench_summary.txt" <<'PY'
-import sys
-v, t, p = map(float, sys.argv[1:])
-goal = "MET" if (p >= 70 and v <= 6.6 and t / v >= 3) else "NOT MET"
-print(f"vdiv fused kernel {v:.3f} ms ({p:.1f}% of HBM peak), PyTorch batched {t:.3f} ms: "
-      f"{t / v:.2f}x. Goal (>= 70% roofline, <= 6.6 ms on H100, >= 3x PyTorch): {goal}")
-PY
-    record INFO bench "$(cat "$out/bench_summary.txt")"
-  fi
-fi
-
-# --- vdiv score: OT on the GPU vs the CPU, same pairs -------------------------------------------
+read -r -d "" -a targets <<< "$gpu_tests test_ot_cuda_kernel_math bench_ot_cuda vdiv_cli"
+step "build (${#targets[@]} targets, -j$jobs)" "$build_limit" "$logs/build.log" \
+  cmake --build "$build" -j "$jobs" --target "${targets[@]}" -- "${keep_going[@]}"
 vdiv=$build/bin/vdiv
-if ! want score; then
-  :
-elif [ -x "$vdiv" ] && [[ $("$vdiv" --help 2>&1) == *$'\n  score '* ]]; then
-  work=$out/score
-  rm -rf "$work" && mkdir -p "$work"
-  step "make-scenes" "$work/make-scenes.log" "$vdiv" make-scenes --out "$work/scenes" --count 64 --seed 1
-  step "encoder (TorchScript)" "$work/encoder.log" "$python" - "$work/encoder.pt" <<'PY'
+for t in "${targets[@]}"; do
+  if [ "$t" = vdiv_cli ]; then built=$vdiv; else built=$(find "$build" -name "$t" -type f -perm -u+x 2>/dev/null | head -1); fi
+  [ -x "${built:-/nonexistent}" ] ||
+    record FAIL "build $t" "not built: $(grep -m 2 -E "error" "$logs/build.log" | cut -c1-140 | tr '\n' ' ')"
+done
+[ $build_only = 1 ] && finish
+
+# --- 1. the OT kernel against the CPU engine --------------------------------------------------
+ctest_step "test_ot_cuda_similarity" 150 "$logs/ctest-ot.log" -R '^test_ot_cuda_similarity$' -V
+msg=$(grep -m 1 -o "largest |dS|: GPU vs CPU engine.*" "$logs/ctest-ot.log")
+[ -n "$msg" ] && record INFO "OT kernel accuracy" "$msg"
+
+# --- 2. the roofline benchmark ----------------------------------------------------------------
+bench=$build/bench/ot/bench_ot_cuda
+shape=(--batch 65536 --rows 13 --dim 2048)
+step "bench_ot_cuda uniform" 120 "$logs/bench_ot_cuda.txt" "$bench" "${shape[@]}" --reps 20 --prefetch 0,2,4,8,16
+grep -E "^(device|B=|prefetch)" "$logs/bench_ot_cuda.txt" | sed 's/^/     /' >> "$summary"
+res=$(grep -m 1 "^RESULT" "$logs/bench_ot_cuda.txt")
+[ -n "$res" ] && record INFO "bench uniform" "${res#RESULT }"
+step "bench_ot_cuda xref+log" 90 "$logs/bench_ot_cuda_xref_log.txt" "$bench" "${shape[@]}" --reps 10 --prefetch 4 \
+  --weights cross_reference --solver sinkhorn_log
+res=$(grep -m 1 "^RESULT" "$logs/bench_ot_cuda_xref_log.txt")
+[ -n "$res" ] && record INFO "bench xref+log" "${res#RESULT }"
+
+# --- 3. compute-sanitizer on the kernel's small shapes -----------------------------------------
+sanitizer=$(command -v compute-sanitizer ||
+            find /usr/local/cuda*/bin /opt/nvidia -name compute-sanitizer -type f 2>/dev/null | head -1)
+ot_test=$(find "$build" -name test_ot_cuda_similarity -type f | head -1)
+for tool in racecheck synccheck memcheck initcheck; do
+  if [ -z "$sanitizer" ]; then
+    record FAIL "compute-sanitizer $tool" "compute-sanitizer not found"
+    continue
+  fi
+  step "compute-sanitizer $tool" 120 "$logs/sanitizer-$tool.log" "$sanitizer" --tool "$tool" --error-exitcode 3 \
+    "$ot_test" -tc="sanitizer shapes*"
+  s=$(grep -m 1 -o "ERROR SUMMARY.*" "$logs/sanitizer-$tool.log")
+  [ -n "$s" ] && record INFO "  $tool" "$s"
+done
+
+# --- 4. the other GPU tests ---------------------------------------------------------------------
+ctest_step "ctest -L gpu (others)" 180 "$logs/ctest-gpu.log" -L gpu -E '^test_ot_cuda_similarity$'
+ctest_step "test_ot_cuda_kernel_math (CPU)" 60 "$logs/ctest-kernel-math.log" -R '^test_ot_cuda_kernel_math$'
+
+# --- 5. PyTorch's batched Sinkhorn, same problem ----------------------------------------------
+if step "torch_sinkhorn.py cuda" 120 "$logs/torch_sinkhorn.txt" "$python" "$root/bench/ot/torch_sinkhorn.py" \
+     --device cuda "${shape[@]}" --reps 10; then
+  torch_ms=$(sed -n 's/.*median \([0-9.]*\) ms.*/\1/p' "$logs/torch_sinkhorn.txt" | head -1)
+  vdiv_ms=$(sed -n 's/^RESULT.*median \([0-9.]*\) ms.*/\1/p' "$logs/bench_ot_cuda.txt" | head -1)
+  if [ -n "$torch_ms" ] && [ -n "$vdiv_ms" ]; then
+    record INFO "vdiv vs PyTorch" "$(awk -v t="$torch_ms" -v v="$vdiv_ms" 'BEGIN {
+      printf "PyTorch %.3f ms, vdiv %.3f ms: %.2fx (goal >= 3x: %s)", t, v, t / v, (t / v >= 3 ? "MET" : "NOT MET") }')"
+  fi
+fi
+
+# --- 6. vdiv score on the GPU -----------------------------------------------------------------
+if [ $have_torch = 0 ]; then
+  record FAIL "vdiv score --device cuda" "not run: no LibTorch build"
+elif [ ! -x "$vdiv" ]; then
+  record FAIL "vdiv score --device cuda" "not run: the vdiv tool did not build"
+else
+  export VDIV_PYTHON=$python
+  ctest_step "ctest cli_score_device" 150 "$logs/ctest-cli-score-device.log" -R '^cli_score_device$'
+  sw=$work/score
+  mkdir -p "$sw"
+  step "make-scenes" 60 "$logs/score-make-scenes.log" "$vdiv" make-scenes --out "$sw/scenes" --count 64 --seed 1
+  step "encoder (ResNet-50 TorchScript)" 90 "$logs/score-encoder.log" "$python" - "$sw/encoder.pt" <<'PY'
 import sys, torch
 torch.manual_seed(0)
 try:  # a ResNet-50 trunk (D = 2048, as in the paper) when torchvision is there
@@ -213,16 +274,16 @@ model.eval()
 torch.jit.script(model).save(sys.argv[1])
 print("wrote", sys.argv[1])
 PY
-  common=(score --data scenes "$work/scenes" --configs baseline,zero_overlap,lower_bound
-          --encoder "$work/encoder.pt" --pairs 32 --seed 3 --chunk 32 --threads 4 --fresh)
-  step "score --device cpu" "$work/cpu.log" "$vdiv" "${common[@]}" --device cpu --out "$work/cpu.json"
-  step "score cuda, OT on cpu" "$work/cuda_otcpu.log" "$vdiv" "${common[@]}" --device cuda \
-    --ot-device cpu --out "$work/cuda_otcpu.json"
-  step "score --device cuda" "$work/cuda.log" "$vdiv" "${common[@]}" --device cuda --out "$work/cuda.json"
-  [ -f "$work/cuda.json" ] && [ -f "$work/cuda_otcpu.json" ] &&
-  step "score OT cuda vs cpu" "$work/compare.txt" "$python" - "$work/cuda_otcpu.json" "$work/cuda.json" \
-    "$work/cpu.json" <<'PY'
-import json, sys
+  # shellcheck disable=SC2054  # (commas inside one argument)
+  common=(score --data scenes "$sw/scenes" --configs baseline,zero_overlap,lower_bound
+          --encoder "$sw/encoder.pt" --pairs 32 --seed 3 --chunk 32 --threads 8 --fresh)
+  step "score --device cuda" 120 "$logs/score-cuda.log" "$vdiv" "${common[@]}" --device cuda --out "$sw/cuda.json"
+  step "score cuda, OT on cpu" 120 "$logs/score-cuda-otcpu.log" "$vdiv" "${common[@]}" --device cuda --ot-device cpu \
+    --out "$sw/cuda_otcpu.json"
+  step "score --device cpu" 150 "$logs/score-cpu.log" "$vdiv" "${common[@]}" --device cpu --out "$sw/cpu.json"
+  if [ -f "$sw/cuda.json" ] && [ -f "$sw/cuda_otcpu.json" ]; then
+    step "score OT cuda vs cpu" 30 "$logs/score-compare.txt" "$python" - "$sw/cuda_otcpu.json" "$sw/cuda.json" "$sw/cpu.json" <<'PY'
+import json, os, sys
 def pairs(report):
     out = {}
     for line in open(report + ".ckpt.jsonl"):
@@ -231,29 +292,27 @@ def pairs(report):
             out[(j["config"], j["index"])] = j["similarity"]
     return out
 # Same GPU features, OT on the CPU engine vs the CUDA backend: the OT-only bound of
-# test_estimator_cuda_ot and tests/ot/test_cuda_similarity.cu.
+# test_estimator_cuda_ot and tests/ot/fused_cases.hpp.
 gpu_vs_cpu_similarity_tol = 5e-5
-ref, gpu, cpu = (pairs(f) for f in sys.argv[1:])
-settings = [json.load(open(f))["settings"]["ot_backend"] for f in sys.argv[1:]]
+ref, gpu = pairs(sys.argv[1]), pairs(sys.argv[2])
+settings = [json.load(open(f))["settings"]["ot_backend"] for f in sys.argv[1:3]]
 diff = max(abs(ref[k] - gpu[k]) for k in ref)
-ok = settings == ["cpu", "cuda", "cpu"] and ref.keys() == gpu.keys() and diff <= gpu_vs_cpu_similarity_tol
+ok = settings == ["cpu", "cuda"] and ref.keys() == gpu.keys() and diff <= gpu_vs_cpu_similarity_tol
 print(f"ot_backend {settings}, {len(ref)} pairs, OT cuda vs cpu on the same features: "
       f"max |dS| = {diff:.3g} (tol {gpu_vs_cpu_similarity_tol})")
-# Encoder on the GPU (cuDNN, TF32 allowed) vs the CPU changes the features as well: reported only.
-both = [k for k in cpu if k in gpu]
-if both:
-    print(f"whole pipeline --device cuda vs --device cpu: max |dS| = "
-          f"{max(abs(cpu[k] - gpu[k]) for k in both):.3g} (information only)")
+if os.path.exists(sys.argv[3]):  # GPU encoder (cuDNN, TF32 allowed) vs CPU: information only
+    cpu = pairs(sys.argv[3])
+    both = [k for k in cpu if k in gpu]
+    if both:
+        print(f"whole pipeline --device cuda vs --device cpu: max |dS| = "
+              f"{max(abs(cpu[k] - gpu[k]) for k in both):.3g} (information only)")
 for f in sys.argv[1:]:
-    r = json.load(open(f))
-    print(f, r["time_seconds"], [(c["config"], round(c["mean"], 5)) for c in r["configs"]])
+    if os.path.exists(f):
+        r = json.load(open(f))
+        print(os.path.basename(f), "%.1f s" % r["time_seconds"], [(c["config"], round(c["mean"], 5)) for c in r["configs"]])
 sys.exit(0 if ok else 1)
 PY
-  [ -f "$work/compare.txt" ] && record INFO score "$(head -2 "$work/compare.txt" | tr '\n' ' ')"
-else
-  record SKIP "vdiv score --device cuda" "(no LibTorch or vdiv tool)"
+    [ -f "$logs/score-compare.txt" ] && record INFO "score" "$(head -2 "$logs/score-compare.txt" | tr '\n' ' ')"
+  fi
 fi
-
-echo "outputs in $out; summary:"
-cat "$summary"
-exit $failed
+finish
