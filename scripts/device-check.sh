@@ -20,7 +20,7 @@
 #   scripts/device-check.sh [--deps DIR] [--work DIR] [--jobs N] [--budget SECONDS] [--no-torch]
 #                           [--build-limit SECONDS] [--build-only] [--hide-system]
 #
-#   --budget S     total seconds for the whole script (default 480: the run tool allows 600 a
+#   --budget S     total seconds for the whole script (default 540: the run tool allows 600 a
 #                  command); a step that would start past it is recorded FAIL (no time left)
 #   --build-limit S  seconds for the build step (default 330; raise it on a slow machine)
 #   --no-torch     do not look for LibTorch (no vdiv tool with `score`, no steps 6)
@@ -36,7 +36,7 @@ start=$(date +%s)
 deps=$root/.device-deps
 work=/tmp/vdiv-device-check
 jobs=16
-budget=480
+budget=540
 build_limit=330
 use_torch=1 build_only=0 hide=0
 python=${PYTHON:-python3}
@@ -276,7 +276,7 @@ print("wrote", sys.argv[1])
 PY
   # shellcheck disable=SC2054  # (commas inside one argument)
   common=(score --data scenes "$sw/scenes" --configs baseline,zero_overlap,lower_bound
-          --encoder "$sw/encoder.pt" --pairs 32 --seed 3 --chunk 32 --threads 8 --fresh)
+          --encoder "$sw/encoder.pt" --pairs 16 --seed 3 --chunk 16 --threads 16 --fresh)
   step "score --device cuda" 120 "$logs/score-cuda.log" "$vdiv" "${common[@]}" --device cuda --out "$sw/cuda.json"
   step "score cuda, OT on cpu" 120 "$logs/score-cuda-otcpu.log" "$vdiv" "${common[@]}" --device cuda --ot-device cpu \
     --out "$sw/cuda_otcpu.json"
