@@ -4,7 +4,7 @@
 set -euo pipefail
 
 packages=(
-  build-essential cmake pkg-config git
+  build-essential cmake pkg-config git clang-15 libclang-common-15-dev
   libeigen3-dev xtensor-dev xtl-dev doctest-dev libbenchmark-dev libcli11-dev
   nlohmann-json3-dev libsimdjson-dev libturbojpeg0-dev libpng-dev libopencv-dev libtorch-dev libgloo-dev
   python3 python3-numpy python3-pot python3-torch python3-torchvision python3-opencv
