@@ -18,6 +18,7 @@
 #include <vdiv/io/coco.hpp>
 #include <vdiv/io/detail/file.hpp>
 #include <vdiv/io/image_folder.hpp>
+#include <vdiv/ot/solvers.hpp>
 
 #include "command.hpp"
 
@@ -242,16 +243,7 @@ void run_score(const score_args& a) {
                "--weights must be uniform or cross_reference, got '" + a.weights + "'");
   options.ot.weights = a.weights == "uniform" ? vdiv::marginal_kind::uniform
                                               : vdiv::marginal_kind::cross_reference;
-  if (a.solver == "sinkhorn") {
-    options.ot.solver = vdiv::solver_kind::sinkhorn;
-  } else if (a.solver == "sinkhorn_log") {
-    options.ot.solver = vdiv::solver_kind::sinkhorn_log;
-  } else if (a.solver == "exact") {
-    options.ot.solver = vdiv::solver_kind::exact;
-  } else {
-    throw vdiv::invalid_argument("--solver must be sinkhorn, sinkhorn_log or exact, got '" +
-                                 a.solver + "'");
-  }
+  options.ot.solver = vdiv::parse_solver(a.solver);
   est::check_score_options(options);
   VDIV_EXPECTS(a.device == "cpu" || a.device == "cuda",
                "--device must be cpu or cuda, got '" + a.device + "'");
@@ -417,7 +409,7 @@ const vdiv::cli::register_command registration{"score", [](CLI::App& app) {
   sub->add_option("--encoder", args->encoder, "TorchScript encoder (.pt)")->required();
   sub->add_option("--strategy", args->strategy, "patches per view: grid (13) | sampling (9)")->capture_default_str();
   sub->add_option("--weights", args->weights, "marginals: uniform | cross_reference")->capture_default_str();
-  sub->add_option("--solver", args->solver, "sinkhorn | sinkhorn_log | exact")->capture_default_str();
+  sub->add_option("--solver", args->solver, vdiv::solver_names())->capture_default_str();
   sub->add_option("--reg", args->reg, "Sinkhorn entropic regularisation")->capture_default_str()
       ->check(vdiv::cli::number_in(0, INFINITY, /*lo_open=*/true));
   sub->add_option("--iters", args->iters, "Sinkhorn iterations")->capture_default_str()

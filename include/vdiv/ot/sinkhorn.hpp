@@ -19,6 +19,7 @@
 
 #include "../core/error.hpp"
 #include "cost.hpp"
+#include "solvers.hpp"
 
 namespace vdiv {
 
@@ -42,17 +43,6 @@ namespace detail {
 /// registers (sinkhorn_packed; measured faster than Eigen's GEMV at N = M = 9, 13 and, with
 /// AVX-512, 49: 11 against 13 us per 49 x 49 solve); larger ones, and runs with a
 /// tolerance, use Eigen's GEMV.
-
-inline void check_sinkhorn_options(const emd_options& o) {
-  VDIV_EXPECTS(std::isfinite(o.reg) && o.reg > 0.0,
-               "emd_options::reg must be finite and > 0 (got " + std::to_string(o.reg) + ")");
-  VDIV_EXPECTS(o.iters >= 1, "emd_options::iters must be >= 1 (got " + std::to_string(o.iters) + ")");
-  VDIV_EXPECTS(std::isfinite(o.tol) && o.tol >= 0.0,
-               "emd_options::tol must be finite and >= 0 (got " + std::to_string(o.tol) + ")");
-}
-}  // namespace detail
-
-namespace detail {
 
 /// K = exp(-C / reg). float: Eigen's vectorised exp when every argument is above -87 (no
 /// result near float underflow, where Eigen clamps its argument at -88.4 and returns a tiny
