@@ -11,6 +11,11 @@
 #   4. the other gpu-labelled tests (CUDA sampler, estimator with CUDA OT)
 #   5. PyTorch's batched Sinkhorn on the same problem (the >= 3x goal)
 #   6. `vdiv score`: the cli_score_device test, then CPU / GPU encoder + CPU OT / all GPU
+#   7. the trainers on the GPU (tiny scenes): MoCo-v2 and DINO with --device cuda (images/s,
+#      GPU utilisation sampled by nvidia-smi), the loss of their first 5 steps against the same
+#      runs with --device cpu (relative difference <= 2e-2: TF32 convolutions and matmuls on the
+#      GPU), MoCo-v2 --amp fp16 and DINO --amp bf16, and a 2-process NCCL MoCo-v2 run (torchrun's
+#      environment variables) when two GPUs exist
 # A skipped GPU test is a FAILURE here (VDIV_REQUIRE_GPU=1 makes the test binaries fail without
 # a device and print why), as is any step that could not run. Everything is written under the
 # work folder; $OUT (default ./device-check-out) receives exactly two files: summary.txt (one
@@ -23,7 +28,7 @@
 #   --budget S     total seconds for the whole script (default 540: the run tool allows 600 a
 #                  command); a step that would start past it is recorded FAIL (no time left)
 #   --build-limit S  seconds for the build step (default 330; raise it on a slow machine)
-#   --no-torch     do not look for LibTorch (no vdiv tool with `score`, no steps 6)
+#   --no-torch     do not look for LibTorch (no vdiv tool with `score`, no steps 6 and 7)
 #   --build-only   configure and build, then stop (to check a build against .device-deps here)
 #   --hide-system  only .device-deps (and LibTorch) visible to CMake's find_package/find_library
 # Environment: TORCH_PREFIX (LibTorch's CMake prefix; default from python3's torch), PYTHON
@@ -188,12 +193,18 @@ grep -E "^-- (vdiv|OpenCV)" "$logs/configure.log" > "$logs/configure-summary.txt
 # Every CUDA target (the gpu-labelled tests, the benchmark, the vdiv tool with its CUDA commands)
 # and the CPU emulation test, in one parallel build that keeps going past a failing target.
 gpu_tests=$(ctest --test-dir "$build" -L gpu -N 2>/dev/null | awk '/Test +#/ {print $3}')
-read -r -d "" -a targets <<< "$gpu_tests test_ot_cuda_kernel_math bench_ot_cuda vdiv_cli"
+trainer_targets=
+[ $have_torch = 1 ] && trainer_targets="vdiv_moco_v2 vdiv_dino vdiv_eval"
+read -r -d "" -a targets <<< "$gpu_tests test_ot_cuda_kernel_math bench_ot_cuda vdiv_cli $trainer_targets"
 step "build (${#targets[@]} targets, -j$jobs)" "$build_limit" "$logs/build.log" \
   cmake --build "$build" -j "$jobs" --target "${targets[@]}" -- "${keep_going[@]}"
 vdiv=$build/bin/vdiv
 for t in "${targets[@]}"; do
-  if [ "$t" = vdiv_cli ]; then built=$vdiv; else built=$(find "$build" -name "$t" -type f -perm -u+x 2>/dev/null | head -1); fi
+  case $t in
+    vdiv_cli) built=$vdiv ;;
+    vdiv_moco_v2|vdiv_dino|vdiv_eval) built=$build/bin/$(echo "${t#vdiv_}" | sed 's/^/vdiv-/; s/_/-/') ;;
+    *) built=$(find "$build" -name "$t" -type f -perm -u+x 2>/dev/null | head -1) ;;
+  esac
   [ -x "${built:-/nonexistent}" ] ||
     record FAIL "build $t" "not built: $(grep -m 2 -E "error" "$logs/build.log" | cut -c1-140 | tr '\n' ' ')"
 done
@@ -313,6 +324,93 @@ for f in sys.argv[1:]:
 sys.exit(0 if ok else 1)
 PY
     [ -f "$logs/score-compare.txt" ] && record INFO "score" "$(head -2 "$logs/score-compare.txt" | tr '\n' ' ')"
+  fi
+fi
+
+# --- 7. the trainers on the GPU -----------------------------------------------------------------
+# Same tiny run on the GPU and on the CPU: the same initial weights (built on the CPU from the
+# seed), the same batches (CPU loader), so the first steps' losses differ by arithmetic only
+# (TF32 allowed on the GPU, cuDNN's algorithms): relative tolerance trainer_loss_tol.
+trainer_loss_tol=2e-2
+moco=$build/bin/vdiv-moco-v2
+dino=$build/bin/vdiv-dino
+# util_start LOG / util_stop: nvidia-smi samples GPU utilisation (%) every 200 ms meanwhile.
+util_start() { nvidia-smi --query-gpu=index,utilization.gpu,memory.used --format=csv,noheader,nounits -lms 200 > "$1" 2>/dev/null & util_pid=$!; }
+util_stop() { kill "$util_pid" 2>/dev/null; wait "$util_pid" 2>/dev/null; }
+util_mean() { awk -F', *' '$1 == 0 {s += $2; n++; if ($3 > m) m = $3} END {if (n) printf "GPU 0 utilisation mean %.0f%% over %d samples, max memory %d MiB", s / n, n, m; else printf "no nvidia-smi samples"}' "$1"; }
+# The "step i loss x" lines of the GPU log (1st file) and the CPU log (2nd) within the tolerance.
+compare_losses_awk='
+  FNR == 1 { f++ }
+  /^step [0-9]+ loss / { v[f, $2] = $4; if (f == 1) steps[$2] = 1 }
+  END {
+    n = 0; worst = 0; ok = 1
+    for (s in steps) {
+      if (!((2, s) in v)) { ok = 0; continue }
+      g = v[1, s]; c = v[2, s]; d = g - c; if (d < 0) d = -d; r = d / (c < 0 ? -c : c)
+      if (r > worst) worst = r
+      if (r > tol) ok = 0
+      n++
+    }
+    printf "%d steps, max relative |loss gpu - loss cpu| = %.3g (tol %s)\n", n, worst, tol
+    exit (ok && n > 0) ? 0 : 1
+  }'
+if [ $have_torch = 0 ]; then
+  record FAIL "trainers --device cuda" "not run: no LibTorch build"
+elif [ ! -x "$moco" ] || [ ! -x "$dino" ] || [ ! -x "$vdiv" ]; then
+  record FAIL "trainers --device cuda" "not run: a trainer or the vdiv tool did not build"
+else
+  tw=$work/trainers
+  mkdir -p "$tw"
+  step "trainers: make-scenes" 60 "$logs/trainers-scenes.log" "$vdiv" make-scenes --out "$tw/scenes" --count 512 \
+    --width 160 --height 120 --seed 5
+  moco_args=(--data "$tw/scenes" --views coco:zero_overlap --arch resnet18 --width 64 --size 64 --batch 64
+             --queue 4096 --epochs 4 --workers 12 --threads 4 --seed 11 --no-resume --log-steps 5)
+  dino_args=(--data "$tw/scenes" --views coco:zero_overlap --arch vit_tiny --size 64 --local-size 32
+             --local-crops 2 --out-dim 4096 --batch 64 --epochs 4 --workers 12 --threads 4 --seed 11 --no-resume
+             --log-steps 5)
+  for t in moco dino; do
+    if [ $t = moco ]; then bin=$moco; args=("${moco_args[@]}"); else bin=$dino; args=("${dino_args[@]}"); fi
+    util_start "$logs/trainers-$t-util.csv"
+    step "$t --device cuda (24 steps)" 90 "$logs/trainers-$t-cuda.log" "$bin" "${args[@]}" --out "$tw/$t-cuda" \
+      --device cuda --max-steps 24
+    util_stop
+    record INFO "  $t cuda" "$(grep -m 1 -o '^throughput: .*' "$logs/trainers-$t-cuda.log"); $(util_mean "$logs/trainers-$t-util.csv")"
+    step "$t --device cpu (5 steps, reference)" 90 "$logs/trainers-$t-cpu.log" "$bin" "${args[@]}" --out "$tw/$t-cpu" \
+      --device cpu --max-steps 5 --threads 16
+    if [ -f "$logs/trainers-$t-cuda.log" ] && [ -f "$logs/trainers-$t-cpu.log" ]; then
+      step "$t loss gpu vs cpu" 10 "$logs/trainers-$t-compare.txt" awk -v tol="$trainer_loss_tol" "$compare_losses_awk" \
+        "$logs/trainers-$t-cuda.log" "$logs/trainers-$t-cpu.log"
+      record INFO "  $t gpu vs cpu" "$(head -1 "$logs/trainers-$t-compare.txt")"
+    fi
+  done
+  step "moco --amp fp16 (12 steps)" 60 "$logs/trainers-moco-fp16.log" "$moco" "${moco_args[@]}" --out "$tw/moco-fp16" \
+    --device cuda --amp fp16 --max-steps 12
+  record INFO "  moco fp16" "$(grep -E -m 1 -o '^(throughput|amp fp16): .*' "$logs/trainers-moco-fp16.log")"
+  step "dino --amp bf16 (12 steps)" 60 "$logs/trainers-dino-bf16.log" "$dino" "${dino_args[@]}" --out "$tw/dino-bf16" \
+    --device cuda --amp bf16 --max-steps 12
+  ngpu=$(nvidia-smi --query-gpu=index --format=csv,noheader 2>/dev/null | wc -l)
+  if [ "${ngpu:-0}" -ge 2 ]; then
+    # torchrun's environment, one process per GPU; both ranks must end with the same state.
+    {
+      echo 'pids=() rc=0'
+      echo 'for r in 0 1; do'
+      printf '  RANK=$r WORLD_SIZE=2 LOCAL_RANK=$r MASTER_ADDR=127.0.0.1 MASTER_PORT=29533 %q' "$moco"
+      printf ' %q' "${moco_args[@]}" --out "$tw/moco-nccl" --device cuda --max-steps 10
+      printf ' > %q' "$logs/trainers-nccl-rank"
+      echo '$r.log 2>&1 &'
+      echo '  pids+=($!)'
+      echo 'done'
+      echo 'for p in "${pids[@]}"; do wait "$p" || rc=1; done'
+      printf 'grep -h backend= %q\n' "$logs/trainers-nccl-rank0.log"
+      printf 'sums=$(grep -h -o "state checksum rank [01]: [0-9a-f]*" %q %q | awk "{print \\$NF}" | sort -u | wc -l)\n' \
+        "$logs/trainers-nccl-rank0.log" "$logs/trainers-nccl-rank1.log"
+      echo 'echo "distinct final state checksums over the 2 ranks: $sums (want 1)"'
+      echo '[ $rc = 0 ] && [ "$sums" = 1 ]'
+    } > "$tw/nccl2.sh"
+    step "moco 2-process NCCL" 90 "$logs/trainers-nccl.log" bash "$tw/nccl2.sh"
+    record INFO "  nccl" "$(tail -1 "$logs/trainers-nccl.log")"
+  else
+    record INFO "moco 2-process NCCL" "not run: ${ngpu:-0} GPU(s) (needs 2)"
   fi
 fi
 finish

@@ -302,7 +302,8 @@ struct script_writer {
 
   std::string add(const Tensor& t) {
     std::string name = "w" + std::to_string(counter++);
-    module.register_parameter(name, t.detach().clone().contiguous(), false);
+    // On the CPU whatever the run's device, NCHW: the module loads anywhere.
+    module.register_parameter(name, t.detach().to(::torch::kCPU).clone().contiguous(), false);
     return "self." + name;
   }
 };

@@ -1,10 +1,11 @@
 #pragma once
 /// @file
 /// Small helpers shared by the example programs: wall clock, a JSON-ish metadata file, thread
-/// setup.
+/// setup, and the run-settings record that lets a trainer resume only the same run.
 
 #include <torch/torch.h>
 
+#include <charconv>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -77,6 +78,52 @@ inline int setup_threads(int requested) {
   vdiv::machine::set_blas_threads(n);
   ::torch::set_num_threads(n);
   return n;
+}
+
+/// The shortest text that reads back as the same double ("0.05", not "0.050000000000000003").
+inline std::string number(double v) {
+  char buf[32];
+  const auto end = std::to_chars(buf, buf + sizeof buf, v).ptr;
+  return std::string(buf, end);
+}
+
+/// A run's defining settings: "--option" -> value. A checkpoint stores them (settings_text) and
+/// a resumed run must present the same ones (check_same_run).
+using run_settings = std::map<std::string, std::string>;
+
+/// "--option value" lines, sorted by option.
+inline std::string settings_text(const run_settings& settings) {
+  std::string text;
+  for (const auto& [key, value] : settings) text += key + ' ' + value + '\n';
+  return text;
+}
+
+inline run_settings parse_settings(const std::string& text) {
+  run_settings out;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) {
+    const auto space = line.find(' ');
+    out[line.substr(0, space)] = space == std::string::npos ? "" : line.substr(space + 1);
+  }
+  return out;
+}
+
+/// A resumed run must continue the same run: every setting that defines it must match the
+/// checkpoint's. Throws vdiv::invalid_argument naming each difference.
+inline void check_same_run(const run_settings& was, const run_settings& now, const std::filesystem::path& ckpt) {
+  std::string diff;
+  for (const auto& [key, value] : now) {
+    const auto it = was.find(key);
+    const std::string old = it == was.end() ? "(not recorded)" : it->second;
+    if (old != value) diff += "\n  " + key + ": checkpoint " + old + ", now " + value;
+  }
+  for (const auto& [key, value] : was)
+    if (!now.count(key)) diff += "\n  " + key + ": checkpoint " + value + ", now (not set)";
+  if (!diff.empty()) {
+    throw vdiv::invalid_argument("the checkpoint " + ckpt.string() +
+                                 " belongs to a run with other settings:" + diff +
+                                 "\npass the same settings to resume it, or --no-resume to start over");
+  }
 }
 
 }  // namespace vdiv::train

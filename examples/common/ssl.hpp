@@ -24,7 +24,7 @@ inline std::pair<::torch::Tensor, ::torch::Tensor> info_nce(const ::torch::Tenso
   auto l_pos = (q * k).sum(1, true);
   auto l_neg = ::torch::matmul(q, queue);
   auto logits = ::torch::cat({l_pos, l_neg}, 1) / temperature;
-  auto labels = ::torch::zeros({q.size(0)}, ::torch::kInt64);
+  auto labels = ::torch::zeros({q.size(0)}, q.options().dtype(::torch::kInt64));
   return {::torch::nn::functional::cross_entropy(logits, labels), logits};
 }
 
@@ -48,7 +48,7 @@ struct key_queue {
     ::torch::NoGradGuard g;
     const auto n = k.size(0), cap = size();
     VDIV_EXPECTS(n <= cap, "key_queue: a batch larger than the queue; raise --queue");
-    auto cols = (::torch::arange(n, ::torch::kInt64) + ptr).remainder(cap);
+    auto cols = (::torch::arange(n, keys.options().dtype(::torch::kInt64)) + ptr).remainder(cap);
     keys.index_copy_(1, cols, k.detach().t().to(keys.dtype()));
     ptr = (ptr + n) % cap;
   }
@@ -107,11 +107,18 @@ inline void update_center(::torch::Tensor& center, const ::torch::Tensor& teache
   center.mul_(m).add_(teacher.mean(0, true), 1.0 - m);
 }
 
-/// DINO's clip_gradients: each parameter's gradient scaled to norm <= clip on its own.
+/// DINO's clip_gradients: each parameter's gradient scaled to norm <= clip on its own. On the
+/// CPU the coefficient is computed on the host in double (as always); on a GPU on the device
+/// (no synchronisation per parameter), in fp32.
 inline void clip_each_gradient(const std::vector<::torch::Tensor>& params, double clip) {
   ::torch::NoGradGuard g;
   for (const auto& p : params) {
     if (!p.grad().defined()) continue;
+    if (!p.grad().is_cpu()) {
+      auto coef = (clip / (p.grad().norm().to(::torch::kFloat) + 1e-6)).clamp_max(1.0);
+      p.grad().mul_(coef.to(p.grad().scalar_type()));
+      continue;
+    }
     const double norm = p.grad().norm().item<double>();
     const double coef = clip / (norm + 1e-6);
     if (coef < 1.0) p.grad().mul_(coef);

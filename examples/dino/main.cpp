@@ -18,9 +18,15 @@
 // `--views coco:lower_bound`: global view 1 and the odd local crops come from a second image,
 // lower_bound_partner(seed, epoch, index) as in vdiv-moco-v2 (multi_crop_sampler's rule: local
 // j is cut from the image of global j % 2).
+// Device: --device cpu (default) or cuda (student, teacher, center, optimiser state and loss
+// on the GPU; views cropped on the CPU loader threads and copied through pinned memory on a
+// side stream while the previous step computes); --amp bf16 | fp16 (autocast; fp16 with
+// dynamic loss scaling, gradients unscaled before clipping). Checkpoints move between CPU and
+// CUDA runs. A resumed run must have the same run-defining settings (named when not).
 // Data-parallel: one process per rank with --rank R --world-size W --dist-file PATH (or
-// --dist-addr HOST:PORT); gradients averaged over the ranks (Gloo) before clipping, the batch
-// center averaged over the ranks; rank 0 logs, checkpoints and exports.
+// --dist-addr HOST:PORT), or under torchrun (RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR,
+// MASTER_PORT); gradients averaged over the ranks (Gloo on the CPU, NCCL on GPUs) before
+// clipping, the batch center averaged over the ranks; rank 0 logs, checkpoints and exports.
 #include <CLI/CLI.hpp>
 
 #include <cstdio>
@@ -28,7 +34,9 @@
 #include <iomanip>
 #include <iostream>
 
+#include <vdiv/io/fingerprint.hpp>
 #include <vdiv/torch/checkpoint.hpp>
+#include <vdiv/torch/device.hpp>
 #include <vdiv/torch/loader.hpp>
 #include <vdiv/torch/schedules.hpp>
 
@@ -128,6 +136,16 @@ int main(int argc, char** argv) {
   app.add_option("--bench-warmup", warmup_steps, "steps excluded from the final throughput figure");
   app.add_option("--cache-gib", cache_gib);
   app.add_flag("--no-resume", no_resume);
+  std::string device_name = "cpu", amp_name = "off";
+  int local_rank = -1, log_steps = 0;
+  app.add_option("--device", device_name, "cpu or cuda (this rank's GPU: LOCAL_RANK, --local-rank, else --rank)")
+      ->check(CLI::IsMember({"cpu", "cuda"}))
+      ->capture_default_str();
+  app.add_option("--amp", amp_name, "mixed precision: off, bf16 or fp16 (fp16: CUDA, with dynamic loss scaling)")
+      ->check(CLI::IsMember({"off", "bf16", "fp16"}))
+      ->capture_default_str();
+  app.add_option("--local-rank", local_rank, "GPU index of this rank (default: LOCAL_RANK, else --rank)");
+  app.add_option("--log-steps", log_steps, "print the loss of each of the first N steps (device comparisons)");
   CLI11_PARSE(app, argc, argv);
 
   try {
@@ -135,11 +153,18 @@ int main(int argc, char** argv) {
     torch::manual_seed(seed);
     const std::filesystem::path out_dir(out);
     std::filesystem::create_directories(out_dir);
+    const auto place = vt::place_ranks(rank, world, local_rank, dist_file, dist_addr);
+    rank = place.rank;
+    world = place.world_size;
     VDIV_EXPECTS(world >= 1 && rank < world, "--rank must be < --world-size");
+    const auto device = vt::select_device(device_name, place.local_rank);
+    vt::make_current(device);
+    const auto amp = vt::parse_amp(amp_name, device);
     // --no-sync: independent ranks (no process group); rank 0 still owns the outputs.
     const vt::process_group pg(no_sync ? vt::dist_options{}
                                        : vt::dist_options{.rank = rank, .world_size = world, .file = dist_file,
-                                                          .addr = dist_addr, .timeout_s = dist_timeout});
+                                                          .addr = place.addr, .timeout_s = dist_timeout,
+                                                          .device = device, .agent_store = place.agent_store});
     const bool main_rank = rank == 0;
     std::ostream& say = main_rank ? std::cout : vt::null_stream();
     auto set = vt::load_train_set(data, std::size_t(cache_gib * (1ull << 30)), 2, limit);
@@ -160,6 +185,10 @@ int main(int argc, char** argv) {
     dino_net student(v, ho), teacher(v, ho);
     vt::copy_and_freeze(*teacher, *student);
     auto center = torch::zeros({1, out_dim});
+    student->to(device);
+    teacher->to(device);
+    center = center.to(device);
+    vt::dynamic_loss_scaler scaler(amp == vt::amp_mode::fp16);
 
     // AdamW groups: weights decayed, biases and norms not (DINO's get_params_groups).
     std::vector<torch::Tensor> decayed, plain;
@@ -176,7 +205,14 @@ int main(int argc, char** argv) {
     vt::loader_options lo{.seed = seed, .batch_size = std::uint32_t(batch), .workers = workers,
                           .rank = rank, .world_size = world};
     vt::batch_loader<vt::multi_batch> loader(
-        set.size(), lo, vt::multi_batch_maker{&set, &sampler, seed, size, local_size, local_crops});
+        set.size(), lo,
+        [maker = vt::multi_batch_maker{&set, &sampler, seed, size, local_size, local_crops}, pin = device.is_cuda()](
+            std::uint32_t e, std::uint32_t bi, std::span<const std::uint32_t> idx) {
+          auto out = maker(e, bi, idx);
+          if (pin)  // page-locked, on the loader thread, for the non_blocking copy to the GPU
+            for (auto& v : out.views) v = v.pin_memory();
+          return out;
+        });
     const std::int64_t spe = loader.size(), total = std::max<std::int64_t>(1, spe * epochs);
     const vt::cosine_schedule lr_at{.base = lr, .final_value = min_lr, .total_steps = total,
                                     .warmup_steps = std::min<std::int64_t>(spe * warmup_epochs, total / 2)};
@@ -188,31 +224,62 @@ int main(int argc, char** argv) {
               << " epochs=" << epochs << " steps/epoch=" << spe << " lr=" << lr << " threads=" << nthreads
               << " workers=" << workers << " rank=" << rank << "/" << world
               << (pg.active() ? " (gradients averaged over the ranks)" : world > 1 ? " (no sync)" : "") << "\n";
+    if (device.is_cuda() || amp != vt::amp_mode::off || pg.active())
+      say << "device=" << device << " amp=" << amp << " backend=" << pg.backend() << "\n";
     say << vdiv::machine::runtime_line(nthreads) << "\n";
+
+    // Everything that defines the run (not --workers, --threads, --cache-gib, --device, which
+    // change no result beyond rounding, nor --max-steps, which only stops a benchmark early).
+    vdiv::io::data_fingerprint data_print;
+    for (const auto& im : set.images) data_print.add_image(im.file, im.width, im.height, im.boxes, im.label);
+    vt::run_settings run_settings{
+        {"--data", std::filesystem::absolute(data).lexically_normal().string() + " (" +
+                       std::to_string(set.size()) + " images, fingerprint " + data_print.hex() + ")"},
+        {"--views", vdiv::to_string(preset)},
+        {"--arch", arch},
+        {"--size", std::to_string(size)},
+        {"--local-size", std::to_string(local_size)},
+        {"--local-crops", std::to_string(local_crops)},
+        {"--local-rule", local_rule},
+        {"--out-dim", std::to_string(out_dim)},
+        {"--batch", std::to_string(batch)},
+        {"--epochs", std::to_string(epochs)},
+        {"--lr", vt::number(lr)},
+        {"--min-lr", vt::number(min_lr)},
+        {"--warmup-epochs", std::to_string(warmup_epochs)},
+        {"--wd", vt::number(wd)},
+        {"--wd-end", vt::number(wd_end)},
+        {"--momentum-teacher", vt::number(m_teacher)},
+        {"--teacher-temp", vt::number(teacher_temp)},
+        {"--warmup-teacher-temp", vt::number(warmup_teacher_temp)},
+        {"--warmup-teacher-temp-epochs", std::to_string(warmup_teacher_epochs)},
+        {"--student-temp", vt::number(student_temp)},
+        {"--center-momentum", vt::number(center_m)},
+        {"--clip-grad", vt::number(clip)},
+        {"--freeze-last-layer", std::to_string(freeze_last_layer)},
+        {"--seed", std::to_string(seed)},
+        {"--world-size", std::to_string(world)},
+        {"--no-sync", no_sync ? "on" : "off"},
+        {"--limit", std::to_string(limit)}};
+    if (amp != vt::amp_mode::off) run_settings["--amp"] = vt::to_string(amp);  // (absent: off, as before --amp)
 
     const auto ckpt = out_dir / "checkpoint.pt";
     int start_epoch = 0;
     if (!no_resume && std::filesystem::exists(ckpt)) {
-      auto a = vt::load_archive(ckpt);
+      auto a = vt::load_archive(ckpt, device);  // refuses a corrupt file (CRC-32); maps to the run's device
+      vt::check_same_run(vt::parse_settings(vt::read_string(a, "run_settings")), run_settings, ckpt);
       if (vt::read_int(a, "dim") != v.dim || vt::read_int(a, "depth") != v.depth || vt::read_int(a, "out_dim") != out_dim)
         throw vdiv::io_error("checkpoint " + ckpt.string() + " was written for another architecture");
       vt::read_module(a, "student", *student);
       vt::read_module(a, "teacher", *teacher);
       vt::read_optimizer(a, "optimizer", opt);
+      scaler.load(a);
       center.copy_(vt::read_tensor(a, "center"));
       start_epoch = int(vt::read_int(a, "next_epoch"));
-      if (std::uint64_t(vt::read_int(a, "seed")) != seed)
-        throw vdiv::invalid_argument("--seed differs from the checkpoint's; pass the same seed or --no-resume");
       say << "resumed from " << ckpt << " at epoch " << start_epoch << "\n";
     }
     if (pg.active()) {
-      // Every rank resumes from rank 0's epoch (the checkpoint folder must be shared), then
-      // takes rank 0's state, so all ranks start identical.
-      const auto main_epoch = pg.broadcast_value(start_epoch);
-      if (pg.sum({main_epoch != start_epoch ? 1.0 : 0.0})[0] > 0)
-        throw vdiv::invalid_argument("the ranks found different checkpoints in --out (rank " + std::to_string(rank) +
-                                     " at epoch " + std::to_string(start_epoch) + ", rank 0 at " +
-                                     std::to_string(main_epoch) + "); --out must be one folder all ranks share");
+      vt::check_same_start(pg, start_epoch);
       pg.broadcast_module(*student);
       pg.broadcast_module(*teacher);
       pg.broadcast_({center});
@@ -225,6 +292,7 @@ int main(int argc, char** argv) {
     bool stop = false;
     std::int64_t run_steps = 0, steady_images = 0;
     vt::stopwatch steady_clock;
+    const vt::device_copier copier(device);
     for (int epoch = start_epoch; epoch < epochs && !stop; ++epoch) {
       loader.start_epoch(std::uint32_t(epoch));
       vt::stopwatch clock;
@@ -232,25 +300,46 @@ int main(int argc, char** argv) {
       std::int64_t seen = 0, nb = 0;
       std::uint64_t fallbacks = 0;
       const double ttemp = tt_at(epoch);
-      while (auto b = loader.next()) {
+      // The per-step loss sum stays on the device (in double: the same sum as adding .item()s
+      // on the host, without a synchronisation per step).
+      auto loss_acc = torch::zeros({}, torch::TensorOptions().dtype(torch::kFloat64).device(device));
+      // Batch i + 1's copy to the device is queued before batch i's step (overlapped on a GPU).
+      auto b = loader.next();
+      vt::device_copier::staged next_views;
+      if (b) next_views = copier.start(b->views);
+      while (b) {
+        const auto cur = std::move(b);
+        auto cur_views = std::move(next_views);
+        b = loader.next();
+        if (b) next_views = copier.start(b->views);
+        const auto views = copier.ready(cur_views);
         for (std::size_t g = 0; g < opt.param_groups().size(); ++g) {
           auto& o = static_cast<torch::optim::AdamWOptions&>(opt.param_groups()[g].options());
           o.lr(lr_at(step));
           o.weight_decay(g == 0 ? wd_at(step) : 0.0);
         }
-        torch::Tensor t_out;
+        torch::Tensor t_out, s_out;
         {
-          torch::NoGradGuard ng;
-          t_out = teacher->forward_views({b->views[0], b->views[1]});
+          vt::autocast_guard ac(device, amp);  // (nothing without --amp)
+          {
+            torch::NoGradGuard ng;
+            t_out = teacher->forward_views({views[0], views[1]});
+          }
+          s_out = student->forward_views(views);
         }
-        auto s_out = student->forward_views(b->views);
+        if (amp != vt::amp_mode::off) {  // the loss, center and softmaxes in fp32
+          t_out = t_out.to(torch::kFloat);
+          s_out = s_out.to(torch::kFloat);
+        }
         auto loss = vt::dino_loss(s_out, t_out, center, nviews, student_temp, ttemp);
         opt.zero_grad();
-        loss.backward();
+        scaler.scale(loss).backward();
         pg.average_gradients(student->parameters());  // before clipping, as DDP's backward
+        const bool finite = scaler.unscale_(student->parameters());  // before clipping (always true without fp16)
         if (clip > 0) vt::clip_each_gradient(student->parameters(), clip);
         if (epoch < freeze_last_layer) student->head->last_v.mutable_grad().reset();
-        opt.step();
+        if (finite) opt.step();
+        scaler.update(finite);
         vt::ema_update(*teacher, *student, m_at(step));
         if (pg.active()) {  // DINO's update_center: the batch mean over all ranks
           torch::NoGradGuard ng;
@@ -260,15 +349,23 @@ int main(int argc, char** argv) {
         } else {
           vt::update_center(center, t_out, center_m);
         }
-        loss_sum += loss.item<double>();
-        seen += b->views[0].size(0);
-        fallbacks += b->fallbacks;
+        loss_acc += loss.detach().to(torch::kFloat64);
+        if (step < log_steps)
+          say << "step " << step << " loss " << std::setprecision(9) << loss.item<double>() << std::setprecision(6)
+              << std::endl;
+        seen += cur->views[0].size(0);
+        fallbacks += cur->fallbacks;
         ++nb;
         ++step;
-        if (++run_steps == warmup_steps) steady_clock.reset();
-        else if (run_steps > warmup_steps) steady_images += b->views[0].size(0);
+        if (++run_steps == warmup_steps) {
+          vt::synchronize(device);
+          steady_clock.reset();
+        } else if (run_steps > warmup_steps) {
+          steady_images += cur->views[0].size(0);
+        }
         if (max_steps > 0 && step >= max_steps) { stop = true; break; }
       }
+      loss_sum = loss_acc.item<double>();
       const double secs = clock.seconds();
       if (pg.active()) {  // the log shows all ranks: mean loss, images of every rank
         const auto t = pg.sum({loss_sum, double(seen), double(fallbacks)});
@@ -292,14 +389,21 @@ int main(int argc, char** argv) {
       vt::write_module(a, "student", *student);
       vt::write_module(a, "teacher", *teacher);
       vt::write_optimizer(a, "optimizer", opt);
+      scaler.save(a);
       a.write("center", center);
       vt::write_int(a, "next_epoch", epoch + 1);
       vt::write_int(a, "seed", std::int64_t(seed));
       vt::write_int(a, "dim", v.dim);
       vt::write_int(a, "depth", v.depth);
       vt::write_int(a, "out_dim", out_dim);
+      vt::write_string(a, "run_settings", vt::settings_text(run_settings));
       vt::save_atomic(a, ckpt);
     }
+    vt::synchronize(device);
+    const double steady_seconds = steady_clock.seconds();
+    if (scaler.enabled() && scaler.skipped_steps() > 0)
+      std::cout << "amp fp16: " << scaler.skipped_steps() << " step(s) skipped for inf/NaN gradients, loss scale now "
+                << scaler.scale() << "\n";
     auto state = vt::module_state(*student);
     for (auto& t : vt::module_state(*teacher)) state.push_back(t);
     state.push_back(center);
@@ -308,7 +412,7 @@ int main(int argc, char** argv) {
     if (pg.active()) steady_images = std::int64_t(pg.sum({double(steady_images)})[0]);
     if (main_rank && steady_images > 0) {
       std::cout << "throughput: " << std::fixed << std::setprecision(2)
-                << double(steady_images) / steady_clock.seconds() << " img/s (" << steady_images
+                << double(steady_images) / steady_seconds << " img/s (" << steady_images
                 << " images after " << warmup_steps << " warm-up steps)\n";
       // Per image: the student's forward + backward (3x) over both globals, the locals and the
       // head of every view; the teacher's forward over the globals.
@@ -317,7 +421,7 @@ int main(int argc, char** argv) {
       const double student_fwd = 2 * g + double(local_crops) * lv + double(2 + local_crops) * head;
       const double per_image = 3.0 * student_fwd + 2 * g + 2 * head;
       std::cout << "flops: " << vt::flops_report(per_image, double(steady_images) / pg.world_size(),
-                                                 steady_clock.seconds(), nthreads)
+                                                 steady_seconds, nthreads)
                 << (pg.world_size() > 1 ? " (per rank)" : "") << "\n";
     }
     if (!main_rank) return 0;

@@ -14,15 +14,19 @@
 
 namespace vdiv::train {
 
-/// Features of `images` (N x 3 x H x W, normalised) through `encoder`, in batches, no grad.
-/// Feature maps (N x D x h x w) are average-pooled to N x D.
+/// Features of `images` (N x 3 x H x W, normalised, on the CPU) through `encoder` (whose
+/// weights are on `device`), in batches, no grad; the features are on `device`. For CUDA the
+/// images are pinned and each batch copied with non_blocking. Feature maps (N x D x h x w) are
+/// average-pooled to N x D.
 inline ::torch::Tensor extract_features(::torch::jit::Module& encoder, const ::torch::Tensor& images,
-                                        std::int64_t batch = 256) {
+                                        std::int64_t batch = 256,
+                                        const ::torch::Device& device = ::torch::Device(::torch::kCPU)) {
   ::torch::NoGradGuard g;
   encoder.eval();
   std::vector<::torch::Tensor> parts;
+  const auto host = device.is_cuda() ? images.pin_memory() : images;
   for (std::int64_t i = 0; i < images.size(0); i += batch) {
-    auto x = images.slice(0, i, std::min(images.size(0), i + batch));
+    auto x = host.slice(0, i, std::min(images.size(0), i + batch)).to(device, /*non_blocking=*/true);
     auto f = encoder.forward({x}).toTensor();
     if (f.dim() == 4) f = f.mean({2, 3});
     VDIV_EXPECTS(f.dim() == 2, "extract_features: the encoder must return N x D or N x D x h x w");
@@ -50,11 +54,11 @@ inline double knn_accuracy(const ::torch::Tensor& train_features, const ::torch:
     auto chunk = te.slice(0, i, std::min(te.size(0), i + 512));
     auto sim = ::torch::matmul(chunk, tr.t());
     auto [top_sim, top_idx] = sim.topk(k, 1);
-    auto top_labels = train_labels.index_select(0, top_idx.flatten()).view({-1, k});
-    auto votes = ::torch::zeros({chunk.size(0), classes});
+    auto top_labels = train_labels.to(top_idx.device()).index_select(0, top_idx.flatten()).view({-1, k});
+    auto votes = ::torch::zeros({chunk.size(0), classes}, top_sim.options());
     votes.scatter_add_(1, top_labels, (top_sim / temperature).exp());
     auto pred = votes.argmax(1);
-    correct += (pred == test_labels.slice(0, i, i + chunk.size(0))).sum().item<std::int64_t>();
+    correct += (pred == test_labels.slice(0, i, i + chunk.size(0)).to(pred.device())).sum().item<std::int64_t>();
   }
   return double(correct) / double(te.size(0));
 }
@@ -75,6 +79,7 @@ inline std::ostream& operator<<(std::ostream& os, const linear_probe_options& o)
 
 /// Linear probe: features standardised with the training mean/std (a BatchNorm without affine,
 /// as MAE's probe), one linear layer trained with SGD + cosine lr; returns test top-1 accuracy.
+/// Runs on the features' device (the layer is initialised on the CPU from `seed`, then moved).
 inline double linear_probe_accuracy(const ::torch::Tensor& train_features, const ::torch::Tensor& train_labels,
                                     const ::torch::Tensor& test_features, const ::torch::Tensor& test_labels,
                                     const linear_probe_options& o, std::int64_t classes = -1) {
@@ -86,6 +91,8 @@ inline double linear_probe_accuracy(const ::torch::Tensor& train_features, const
   auto xte = (test_features - mean) / stdev;
   ::torch::manual_seed(o.seed);
   ::torch::nn::Linear fc(xtr.size(1), classes);
+  fc->to(xtr.device());
+  const auto ytr = train_labels.to(xtr.device()), yte = test_labels.to(xtr.device());
   ::torch::optim::SGD opt(fc->parameters(),
                           ::torch::optim::SGDOptions(o.lr).momentum(o.momentum).weight_decay(o.weight_decay));
   const std::int64_t n = xtr.size(0);
@@ -97,9 +104,8 @@ inline double linear_probe_accuracy(const ::torch::Tensor& train_features, const
     for (std::int64_t i = 0; i < n; i += o.batch) {
       for (auto& grp : opt.param_groups())
         static_cast<::torch::optim::SGDOptions&>(grp.options()).lr(lr_at(step));
-      auto idx = perm.slice(0, i, std::min(n, i + o.batch));
-      auto loss = ::torch::nn::functional::cross_entropy(fc(xtr.index_select(0, idx)),
-                                                         train_labels.index_select(0, idx));
+      auto idx = perm.slice(0, i, std::min(n, i + o.batch)).to(xtr.device());
+      auto loss = ::torch::nn::functional::cross_entropy(fc(xtr.index_select(0, idx)), ytr.index_select(0, idx));
       opt.zero_grad();
       loss.backward();
       opt.step();
@@ -108,7 +114,7 @@ inline double linear_probe_accuracy(const ::torch::Tensor& train_features, const
   }
   ::torch::NoGradGuard g;
   auto pred = fc(xte).argmax(1);
-  return (pred == test_labels).to(::torch::kDouble).mean().item<double>();
+  return (pred == yte).to(::torch::kDouble).mean().item<double>();
 }
 
 }  // namespace vdiv::train

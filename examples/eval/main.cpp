@@ -3,16 +3,20 @@
 //
 //   vdiv-eval --encoder runs/baseline/backbone.pt --dataset fashion-mnist --size 32 \
 //             --train-limit 10000 --test-limit 2000 --out runs/baseline/eval.json
+//
+// --device cuda: the encoder is loaded onto the GPU (map_location), images are decoded and
+// resized on the CPU and copied batch by batch from pinned memory; k-NN and the linear probe
+// run on the GPU.
 #include <CLI/CLI.hpp>
 
 #include <cstdio>
 #include <iomanip>
 #include <iostream>
 
-#include <vdiv/io/fashion_mnist.hpp>
+#include <vdiv/io/dataset.hpp>
 #include <vdiv/io/image.hpp>
-#include <vdiv/io/image_folder.hpp>
 #include <vdiv/torch/augment.hpp>
+#include <vdiv/torch/device.hpp>
 
 #include "eval.hpp"
 #include "run_util.hpp"
@@ -23,7 +27,8 @@ namespace {
 
 // N x 3 x size x size ImageNet-normalised tensor from grey 28x28 items (replicated to RGB).
 std::pair<::torch::Tensor, ::torch::Tensor> fashion_tensors(bool train, std::int64_t limit, int size) {
-  auto ds = vdiv::io::load_fashion_mnist(train);
+  const auto data = vdiv::io::load_dataset("fashion-mnist", "-", {.train_split = train});
+  auto& ds = const_cast<vdiv::io::idx_dataset&>(*data.items);  // from_blob wants non-const
   const std::int64_t n = limit > 0 ? std::min<std::int64_t>(limit, ds.count) : ds.count;
   auto raw = ::torch::from_blob(ds.pixels.data(), {n, 1, ds.rows, ds.cols}, ::torch::kUInt8)
                  .to(::torch::kFloat)
@@ -45,7 +50,7 @@ std::pair<::torch::Tensor, ::torch::Tensor> fashion_tensors(bool train, std::int
 // Centre square crop resized to size x size, for every image of an ImageFolder split.
 std::pair<::torch::Tensor, ::torch::Tensor> folder_tensors(const std::filesystem::path& root, std::int64_t limit,
                                                            int size) {
-  auto folder = vdiv::io::load_image_folder(root);
+  const auto folder = vdiv::io::load_dataset("folder", root);
   std::int64_t n = std::int64_t(folder.images.size());
   if (limit > 0) n = std::min(n, limit);
   VDIV_EXPECTS(n > 0, "vdiv-eval: no images in " + root.string());
@@ -100,13 +105,19 @@ int main(int argc, char** argv) {
   app.add_flag("--no-linear", no_linear, "k-NN only");
   app.add_option("--threads", threads, "torch threads (0: all cores)");
   app.add_option("--out", out, "write the accuracies as JSON here");
+  std::string device_name = "cpu";
+  app.add_option("--device", device_name, "cpu or cuda (encoder, k-NN and linear probe)")
+      ->check(CLI::IsMember({"cpu", "cuda"}))
+      ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
   try {
     vt::setup_threads(threads);
+    const auto device = vt::select_device(device_name);
+    vt::make_current(device);
     vt::stopwatch clock;
     ::torch::jit::Module encoder;
     try {
-      encoder = ::torch::jit::load(encoder_path);
+      encoder = ::torch::jit::load(encoder_path, device);
     } catch (const std::exception& e) {
       throw vdiv::io_error("cannot load TorchScript encoder " + encoder_path + ": " + e.what());
     }
@@ -120,8 +131,8 @@ int main(int argc, char** argv) {
       std::tie(xte, yte) = folder_tensors(std::filesystem::path(folder) / "val", test_limit, size);
     }
     const std::int64_t classes = std::max(ytr.max().item<std::int64_t>(), yte.max().item<std::int64_t>()) + 1;
-    auto ftr = vt::extract_features(encoder, xtr);
-    auto fte = vt::extract_features(encoder, xte);
+    auto ftr = vt::extract_features(encoder, xtr, 256, device);
+    auto fte = vt::extract_features(encoder, xte, 256, device);
     const double t_feat = clock.seconds();
     const double knn = vt::knn_accuracy(ftr, ytr, fte, yte, k, knn_t, classes);
     double linear = -1;

@@ -9,13 +9,18 @@
 // normalised input, for `vdiv score` and vdiv-eval), <out>/backbone_state.pt (the C++ module's
 // parameters) and <out>/backbone.json (architecture).
 //
+// Device: --device cpu (default) or cuda (model, queue, optimiser state and losses on the GPU;
+// views cropped on the CPU loader threads, copied through pinned memory on a side stream while
+// the previous step computes); --amp bf16 | fp16 (autocast; fp16 with dynamic loss scaling);
+// --channels-last (default: on for CUDA). Checkpoints move between CPU and CUDA runs.
 // Data-parallel: start one process per rank with the same arguments plus --rank R
-// --world-size W --dist-file PATH (or --dist-addr HOST:PORT); gradients are averaged over the
-// ranks (Gloo), keys all-gathered into the queue, shuffling BN spans the ranks; rank 0 logs,
-// checkpoints and exports. See examples/moco_v2/README.md.
+// --world-size W --dist-file PATH (or --dist-addr HOST:PORT), or under torchrun (RANK,
+// WORLD_SIZE, LOCAL_RANK, MASTER_ADDR, MASTER_PORT); gradients are averaged over the ranks
+// (Gloo on the CPU, NCCL on GPUs, one process per GPU), keys all-gathered into the queue,
+// shuffling BN spans the ranks; rank 0 logs, checkpoints and exports. See
+// examples/moco_v2/README.md.
 #include <CLI/CLI.hpp>
 
-#include <charconv>
 #include <cstdio>
 #include <fstream>
 #include <iomanip>
@@ -25,6 +30,7 @@
 #include <string>
 
 #include <vdiv/io/fingerprint.hpp>
+#include <vdiv/torch/device.hpp>
 #include <vdiv/torch/loader.hpp>
 #include <vdiv/torch/schedules.hpp>
 
@@ -35,53 +41,6 @@
 #include "run_util.hpp"
 
 namespace vt = vdiv::train;
-
-namespace {
-
-// The shortest text that reads back as the same double ("0.05", not "0.050000000000000003").
-std::string number(double v) {
-  char buf[32];
-  const auto end = std::to_chars(buf, buf + sizeof buf, v).ptr;
-  return std::string(buf, end);
-}
-
-// "--option value" lines, sorted by option.
-std::string settings_text(const std::map<std::string, std::string>& settings) {
-  std::string text;
-  for (const auto& [key, value] : settings) text += key + ' ' + value + '\n';
-  return text;
-}
-
-std::map<std::string, std::string> parse_settings(const std::string& text) {
-  std::map<std::string, std::string> out;
-  std::istringstream in(text);
-  for (std::string line; std::getline(in, line);) {
-    const auto space = line.find(' ');
-    out[line.substr(0, space)] = space == std::string::npos ? "" : line.substr(space + 1);
-  }
-  return out;
-}
-
-// A resumed run must continue the same run: every setting that defines it must match the
-// checkpoint's. The message names each difference.
-void check_same_run(const std::map<std::string, std::string>& was,
-                    const std::map<std::string, std::string>& now, const std::filesystem::path& ckpt) {
-  std::string diff;
-  for (const auto& [key, value] : now) {
-    const auto it = was.find(key);
-    const std::string old = it == was.end() ? "(not recorded)" : it->second;
-    if (old != value) diff += "\n  " + key + ": checkpoint " + old + ", now " + value;
-  }
-  for (const auto& [key, value] : was)
-    if (!now.count(key)) diff += "\n  " + key + ": checkpoint " + value + ", now (not set)";
-  if (!diff.empty()) {
-    throw vdiv::invalid_argument("the checkpoint " + ckpt.string() +
-                                 " belongs to a run with other settings:" + diff +
-                                 "\npass the same settings to resume it, or --no-resume to start over");
-  }
-}
-
-}  // namespace
 
 int main(int argc, char** argv) {
   vt::prefer_passive_openmp(argv);
@@ -131,6 +90,19 @@ int main(int argc, char** argv) {
   app.add_option("--bench-warmup", warmup_steps, "steps excluded from the final throughput figure");
   app.add_option("--cache-gib", cache_gib, "decode images into memory up to this size");
   app.add_flag("--no-resume", no_resume, "ignore an existing checkpoint in --out");
+  std::string device_name = "cpu", amp_name = "off", channels_last_name = "auto";
+  int local_rank = -1, log_steps = 0;
+  app.add_option("--device", device_name, "cpu or cuda (this rank's GPU: LOCAL_RANK, --local-rank, else --rank)")
+      ->check(CLI::IsMember({"cpu", "cuda"}))
+      ->capture_default_str();
+  app.add_option("--amp", amp_name, "mixed precision: off, bf16 or fp16 (fp16: CUDA, with dynamic loss scaling)")
+      ->check(CLI::IsMember({"off", "bf16", "fp16"}))
+      ->capture_default_str();
+  app.add_option("--channels-last", channels_last_name, "ResNet memory format: auto (on for cuda), on, off")
+      ->check(CLI::IsMember({"auto", "on", "off"}))
+      ->capture_default_str();
+  app.add_option("--local-rank", local_rank, "GPU index of this rank (default: LOCAL_RANK, else --rank)");
+  app.add_option("--log-steps", log_steps, "print the loss of each of the first N steps (device comparisons)");
   CLI11_PARSE(app, argc, argv);
 
   try {
@@ -138,11 +110,19 @@ int main(int argc, char** argv) {
     ::torch::manual_seed(seed);
     const auto out_dir = std::filesystem::path(out);
     std::filesystem::create_directories(out_dir);
+    const auto place = vt::place_ranks(rank, world, local_rank, dist_file, dist_addr);
+    rank = place.rank;
+    world = place.world_size;
     VDIV_EXPECTS(world >= 1 && rank < world, "--rank must be < --world-size");
+    const auto device = vt::select_device(device_name, place.local_rank);
+    vt::make_current(device);
+    const auto amp = vt::parse_amp(amp_name, device);
+    const bool channels_last = vt::want_channels_last(channels_last_name, device);
     // --no-sync: independent ranks (no process group); rank 0 still owns the outputs.
     const vt::process_group pg(no_sync ? vt::dist_options{}
                                        : vt::dist_options{.rank = rank, .world_size = world, .file = dist_file,
-                                                          .addr = dist_addr, .timeout_s = dist_timeout});
+                                                          .addr = place.addr, .timeout_s = dist_timeout,
+                                                          .device = device, .agent_store = place.agent_store});
     const bool main_rank = rank == 0;
     std::ostream& say = main_rank ? std::cout : vt::null_stream();
 
@@ -162,6 +142,8 @@ int main(int argc, char** argv) {
     mo.temperature = temperature;
     mo.bn_splits = bn_splits;
     vt::moco_model model(mo);
+    model.to(device, amp, channels_last);
+    vt::dynamic_loss_scaler scaler(amp == vt::amp_mode::fp16);
     if (lr < 0) lr = 0.03 * batch * pg.world_size() / 256.0;  // linear scaling with the total batch
     auto params = model.query->parameters();
     ::torch::optim::SGD opt(params, ::torch::optim::SGDOptions(lr).momentum(sgd_momentum).weight_decay(wd));
@@ -169,7 +151,16 @@ int main(int argc, char** argv) {
     vt::loader_options lo{.seed = seed, .batch_size = std::uint32_t(batch), .workers = workers,
                           .rank = rank, .world_size = world};
     vt::batch_loader<vt::pair_batch> loader(
-        set.size(), lo, vt::pair_batch_maker{&set, &sampler, seed, size});
+        set.size(), lo,
+        [maker = vt::pair_batch_maker{&set, &sampler, seed, size}, pin = device.is_cuda()](
+            std::uint32_t e, std::uint32_t bi, std::span<const std::uint32_t> idx) {
+          auto out = maker(e, bi, idx);
+          if (pin) {  // page-locked, on the loader thread, for the non_blocking copy to the GPU
+            out.view1 = out.view1.pin_memory();
+            out.view2 = out.view2.pin_memory();
+          }
+          return out;
+        });
     const std::int64_t steps_per_epoch = loader.size();
     const vt::cosine_schedule lr_at{.base = lr, .final_value = 0.0,
                                     .total_steps = std::max<std::int64_t>(1, steps_per_epoch * epochs)};
@@ -177,13 +168,16 @@ int main(int argc, char** argv) {
               << " epochs=" << epochs << " steps/epoch=" << steps_per_epoch << " lr=" << lr
               << " threads=" << nthreads << " workers=" << workers << " rank=" << rank << "/" << world
               << (pg.active() ? " (gradients averaged over the ranks)" : world > 1 ? " (no sync)" : "") << "\n";
+    if (device.is_cuda() || amp != vt::amp_mode::off || channels_last || pg.active())
+      say << "device=" << device << " amp=" << amp << " channels_last=" << (channels_last ? "on" : "off")
+          << " backend=" << pg.backend() << "\n";
     say << vdiv::machine::runtime_line(nthreads) << "\n";
 
     // Everything that defines the run (not --workers, --threads or --cache-gib, which change
     // no result, nor --max-steps, which only stops a benchmark early).
     vdiv::io::data_fingerprint data_print;
     for (const auto& im : set.images) data_print.add_image(im.file, im.width, im.height, im.boxes, im.label);
-    const std::map<std::string, std::string> run_settings{
+    vt::run_settings run_settings{
         {"--data", std::filesystem::absolute(data).lexically_normal().string() + " (" +
                        std::to_string(set.size()) + " images, fingerprint " + data_print.hex() + ")"},
         {"--views", vdiv::to_string(preset)},
@@ -194,37 +188,34 @@ int main(int argc, char** argv) {
         {"--batch", std::to_string(batch)},
         {"--queue", std::to_string(queue)},
         {"--dim", std::to_string(dim)},
-        {"--lr", number(lr)},
-        {"--sgd-momentum", number(sgd_momentum)},
-        {"--wd", number(wd)},
-        {"--m", number(momentum)},
-        {"--temperature", number(temperature)},
+        {"--lr", vt::number(lr)},
+        {"--sgd-momentum", vt::number(sgd_momentum)},
+        {"--wd", vt::number(wd)},
+        {"--m", vt::number(momentum)},
+        {"--temperature", vt::number(temperature)},
         {"--bn-splits", std::to_string(bn_splits)},
         {"--epochs", std::to_string(epochs)},
         {"--seed", std::to_string(seed)},
         {"--world-size", std::to_string(world)},
         {"--no-sync", no_sync ? "on" : "off"},
         {"--limit", std::to_string(limit)}};
+    if (amp != vt::amp_mode::off) run_settings["--amp"] = vt::to_string(amp);  // (absent: off, as before --amp)
 
     // Resume.
     const auto ckpt = out_dir / "checkpoint.pt";
     int start_epoch = 0;
     if (!no_resume && std::filesystem::exists(ckpt)) {
-      auto a = vt::load_archive(ckpt);  // refuses a corrupt file (CRC-32)
-      check_same_run(parse_settings(vt::read_string(a, "run_settings")), run_settings, ckpt);
+      auto a = vt::load_archive(ckpt, device);  // refuses a corrupt file (CRC-32); maps to the run's device
+      vt::check_same_run(vt::parse_settings(vt::read_string(a, "run_settings")), run_settings, ckpt);
       model.load(a);
+      if (channels_last) model.to(device, amp, true);  // loading left the weights NCHW
       vt::read_optimizer(a, "optimizer", opt);
+      scaler.load(a);
       start_epoch = int(vt::read_int(a, "next_epoch"));
       say << "resumed from " << ckpt << " at epoch " << start_epoch << "\n";
     }
     if (pg.active()) {
-      // Every rank resumes from rank 0's epoch (the checkpoint folder must be shared), then
-      // takes rank 0's state, so all ranks start identical.
-      const auto main_epoch = pg.broadcast_value(start_epoch);
-      if (pg.sum({main_epoch != start_epoch ? 1.0 : 0.0})[0] > 0)
-        throw vdiv::invalid_argument("the ranks found different checkpoints in --out (rank " + std::to_string(rank) +
-                                     " at epoch " + std::to_string(start_epoch) + ", rank 0 at " +
-                                     std::to_string(main_epoch) + "); --out must be one folder all ranks share");
+      vt::check_same_start(pg, start_epoch);
       pg.broadcast_module(*model.query);
       pg.broadcast_module(*model.key);
       pg.broadcast_({model.queue.keys});
@@ -240,6 +231,7 @@ int main(int argc, char** argv) {
     bool stop = false;
     std::int64_t run_steps = 0, steady_images = 0;
     vt::stopwatch steady_clock;
+    const vt::device_copier copier(device, channels_last);
     for (int epoch = start_epoch; epoch < epochs && !stop; ++epoch) {
       model.query->train();
       model.key->train();
@@ -248,30 +240,54 @@ int main(int argc, char** argv) {
       double loss_sum = 0, acc_sum = 0;
       std::int64_t seen = 0, nb = 0;
       std::uint64_t fallbacks = 0;
-      while (auto b = loader.next()) {
+      // Per-step sums stay on the device (in double: the same sums as adding .item()s on the
+      // host, without a synchronisation per step).
+      auto loss_acc = ::torch::zeros({}, ::torch::TensorOptions().dtype(::torch::kFloat64).device(device));
+      auto acc_acc = loss_acc.clone();
+      // Batch i + 1's copy to the device is queued before batch i's step (overlapped on a GPU).
+      auto b = loader.next();
+      vt::device_copier::staged next_views;
+      if (b) next_views = copier.start({b->view1, b->view2});
+      while (b) {
+        const auto cur = std::move(b);
+        auto cur_views = std::move(next_views);
+        b = loader.next();
+        if (b) next_views = copier.start({b->view1, b->view2});
+        const auto views = copier.ready(cur_views);
         const double cur_lr = lr_at(step);
         for (auto& g : opt.param_groups())
           static_cast<::torch::optim::SGDOptions&>(g.options()).lr(cur_lr);
         auto [loss, logits, k] = model.forward(
-            b->view1, b->view2,
+            views[0], views[1],
             vdiv::rng_key{.seed = seed, .epoch = std::uint32_t(epoch), .index = std::uint32_t(nb),
                           .view = 0, .stream = 0x0B00},
             &pg);
         opt.zero_grad();
-        loss.backward();
+        scaler.scale(loss).backward();
         pg.average_gradients(params);
-        opt.step();
+        const bool finite = scaler.unscale_(params);  // (always true without fp16)
+        if (finite) opt.step();
+        scaler.update(finite);
         model.queue.enqueue(pg.all_gather_cat(k));  // every rank's keys, in rank order
-        loss_sum += loss.item<double>();
-        acc_sum += (logits.argmax(1) == 0).to(::torch::kFloat).mean().item<double>();
-        seen += b->view1.size(0);
-        fallbacks += b->fallbacks;
+        loss_acc += loss.detach().to(::torch::kFloat64);
+        acc_acc += (logits.argmax(1) == 0).to(::torch::kFloat).mean().to(::torch::kFloat64);
+        if (step < log_steps)
+          say << "step " << step << " loss " << std::setprecision(9) << loss.item<double>() << std::setprecision(6)
+              << std::endl;
+        seen += cur->view1.size(0);
+        fallbacks += cur->fallbacks;
         ++nb;
         ++step;
-        if (++run_steps == warmup_steps) steady_clock.reset();
-        else if (run_steps > warmup_steps) steady_images += b->view1.size(0);
+        if (++run_steps == warmup_steps) {
+          vt::synchronize(device);
+          steady_clock.reset();
+        } else if (run_steps > warmup_steps) {
+          steady_images += cur->view1.size(0);
+        }
         if (max_steps > 0 && step >= max_steps) { stop = true; break; }
       }
+      loss_sum = loss_acc.item<double>();
+      acc_sum = acc_acc.item<double>();
       const double secs = clock.seconds();
       if (pg.active()) {  // the log shows all ranks: mean loss/acc, images of every rank
         const auto t = pg.sum({loss_sum, acc_sum, double(nb), double(seen), double(fallbacks)});
@@ -296,12 +312,15 @@ int main(int argc, char** argv) {
       ::torch::serialize::OutputArchive a;
       model.save(a);
       vt::write_optimizer(a, "optimizer", opt);
+      scaler.save(a);
       vt::write_int(a, "next_epoch", epoch + 1);
       vt::write_int(a, "seed", std::int64_t(seed));
-      vt::write_string(a, "run_settings", settings_text(run_settings));
+      vt::write_string(a, "run_settings", vt::settings_text(run_settings));
       vt::save_atomic(a, ckpt);
     }
 
+    vt::synchronize(device);
+    const double steady_seconds = steady_clock.seconds();
     if (pg.active()) steady_images = std::int64_t(pg.sum({double(steady_images)})[0]);
     auto final_state = vt::module_state(*model.query);
     for (auto& t : vt::module_state(*model.key)) final_state.push_back(t);
@@ -310,7 +329,7 @@ int main(int argc, char** argv) {
               << std::endl;
     if (!main_rank) return 0;
     if (steady_images > 0)
-      std::cout << "throughput: " << std::fixed << std::setprecision(2) << double(steady_images) / steady_clock.seconds()
+      std::cout << "throughput: " << std::fixed << std::setprecision(2) << double(steady_images) / steady_seconds
                 << " img/s (" << steady_images << " images after " << warmup_steps << " warm-up steps)\n";
     if (steady_images > 0) {
       // Per image: query forward + backward (3x), key forward (1x), and the logits against the
@@ -319,12 +338,17 @@ int main(int argc, char** argv) {
       const double fwd = vt::resnet_forward_flops(mo.backbone, size) + vt::mlp_head_flops(feat, feat, dim);
       const double per_image = 4.0 * fwd + 4.0 * double(dim) * double(queue);
       std::cout << "flops: " << vt::flops_report(per_image, double(steady_images) / pg.world_size(),
-                                                 steady_clock.seconds(), nthreads)
+                                                 steady_seconds, nthreads)
                 << (pg.world_size() > 1 ? " (per rank)" : "") << "\n";
     }
-    // Export the query backbone.
+    if (scaler.enabled() && scaler.skipped_steps() > 0)
+      std::cout << "amp fp16: " << scaler.skipped_steps() << " step(s) skipped for inf/NaN gradients, loss scale now "
+                << scaler.scale() << "\n";
+    // Export the query backbone (from the CPU, NCHW: the files load anywhere).
     auto backbone = model.query->backbone;
     backbone->eval();
+    backbone->to(::torch::kCPU);
+    vt::to_contiguous_format(*backbone);
     auto scripted = vt::script_resnet(backbone);
     std::ostringstream scripted_bytes;
     scripted.save(scripted_bytes);

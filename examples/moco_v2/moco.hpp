@@ -10,6 +10,7 @@
 
 #include <vdiv/core/random.hpp>
 #include <vdiv/torch/checkpoint.hpp>
+#include <vdiv/torch/device.hpp>
 
 #include "distributed.hpp"
 #include "models.hpp"
@@ -48,6 +49,8 @@ struct moco_model {
   moco_options options;
   moco_encoder query{nullptr}, key{nullptr};
   key_queue queue;
+  ::torch::Device device = ::torch::Device(::torch::kCPU);
+  amp_mode amp = amp_mode::off;  ///< the encoders under autocast; normalisation, queue and loss in fp32
 
   explicit moco_model(const moco_options& o) : options(o) {
     query = moco_encoder(o.backbone, o.dim);
@@ -56,8 +59,33 @@ struct moco_model {
     queue = key_queue(o.dim, o.queue);
   }
 
+  /// Moves the encoders and the queue to `d` (and the encoders' convolution weights to
+  /// channels_last when asked); mixed precision `mode` for the encoders from now on.
+  void to(const ::torch::Device& d, amp_mode mode = amp_mode::off, bool channels_last = false) {
+    device = d;
+    amp = mode;
+    query->to(d);
+    key->to(d);
+    queue.keys = queue.keys.to(d);
+    if (channels_last) {
+      to_channels_last(*query);
+      to_channels_last(*key);
+    }
+  }
+
   // Runs `enc` over `splits` chunks so BatchNorm sees per-chunk statistics (SplitBatchNorm).
-  static Tensor split_forward(moco_encoder& enc, const Tensor& x, int splits) {
+  Tensor split_forward(moco_encoder& enc, const Tensor& x, int splits) const {
+    if (amp != amp_mode::off) {
+      Tensor out;
+      {
+        autocast_guard ac(device, amp);
+        out = split_forward_plain(enc, x, splits);
+      }
+      return out.to(::torch::kFloat);
+    }
+    return split_forward_plain(enc, x, splits);
+  }
+  static Tensor split_forward_plain(moco_encoder& enc, const Tensor& x, int splits) {
     if (splits <= 1) return enc(x);
     std::vector<Tensor> outs;
     for (auto& c : x.chunk(splits, 0)) outs.push_back(enc(c));
@@ -87,7 +115,7 @@ struct moco_model {
       for (std::int64_t i = 0; i < n; ++i) perm[i] = i;
       philox_engine eng(shuffle_key);
       for (std::int64_t i = n; i > 1; --i) std::swap(perm[i - 1], perm[to_below(eng(), std::uint32_t(i))]);
-      auto p = ::torch::tensor(perm, ::torch::kInt64);
+      auto p = ::torch::tensor(perm, ::torch::kInt64).to(v2.device());
       if (!across) {
         auto out = split_forward(key, v2.index_select(0, p), options.bn_splits);
         k = ::torch::empty_like(out).index_copy_(0, p, out);  // unshuffle

@@ -4,7 +4,7 @@ and print the row's message fragment. Builds the shared fixtures first (malforme
 and IDX files, generated scenes, a tiny TorchScript encoder). Rows whose needs are not met are
 skipped and listed (e.g. `score` under a vdiv built without LibTorch).
 
-usage: run_bad_inputs.py --vdiv PATH --work DIR [--moco PATH] [--only NAME,...]
+usage: run_bad_inputs.py --vdiv PATH --work DIR [--moco PATH] [--dino PATH] [--only NAME,...]
 Prints one line per row; exits 1 if any row fails."""
 import argparse
 import gzip
@@ -121,6 +121,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--vdiv", required=True)
     ap.add_argument("--moco")
+    ap.add_argument("--dino")
     ap.add_argument("--work", required=True)
     ap.add_argument("--only")
     args = ap.parse_args()
@@ -133,7 +134,8 @@ def main():
     help_text = subprocess.run([vdiv, "--help"], capture_output=True, text=True).stdout
     have = {"score": "\n  score " in help_text,
             "fmnist": os.path.exists(os.path.join(FMNIST, "train-images-idx3-ubyte.gz")),
-            "moco": bool(args.moco) and os.path.exists(args.moco)}
+            "moco": bool(args.moco) and os.path.exists(args.moco),
+            "dino": bool(args.dino) and os.path.exists(args.dino)}
     rows = read_cases()
     if args.only:
         wanted = set(args.only.split(","))
@@ -153,7 +155,8 @@ def main():
     for name, _, status, fragment, command in runnable:
         w = os.path.join(work, name)
         os.makedirs(w)
-        subst = {"{vdiv}": vdiv, "{moco}": os.path.abspath(args.moco or ""), "{fx}": fx, "{w}": w}
+        subst = {"{vdiv}": vdiv, "{moco}": os.path.abspath(args.moco or ""),
+                 "{dino}": os.path.abspath(args.dino or ""), "{fx}": fx, "{w}": w}
         for key, value in subst.items():
             command = command.replace(key, value)
             fragment = fragment.replace(key, value)

@@ -8,6 +8,11 @@
 /// lies about fsync) is refused on load instead of resuming from different weights. It is
 /// written to a temporary file, fsync'ed and renamed over `<file>`, so a run killed at any
 /// moment leaves either the previous or the new checkpoint, never half of one.
+///
+/// Checkpoints are portable between CPU and CUDA runs: tensors are stored with the device they
+/// were on, and load_archive(file, device) maps every one of them to `device` as it reads
+/// (torch.load's map_location), so a CPU checkpoint resumes a CUDA run and the other way round,
+/// on machines without the other device too.
 /// Needs LibTorch and zlib.
 
 #include <torch/torch.h>
@@ -16,6 +21,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <filesystem>
+#include <optional>
 #include <string>
 
 #include "../core/error.hpp"
@@ -87,12 +93,20 @@ inline void write_module(::torch::serialize::OutputArchive& a, const std::string
   a.write(key, sub);
 }
 
-/// Loads a module's parameters and buffers from sub-archive `key` (shapes must match).
+/// Loads a module's parameters and buffers from sub-archive `key` (shapes must match). The
+/// module stays on its device whatever device the archive's tensors were mapped to
+/// (torch::nn::Module::load would move a parameter to the stored tensor's device).
 inline void read_module(::torch::serialize::InputArchive& a, const std::string& key,
                         ::torch::nn::Module& m) {
   ::torch::serialize::InputArchive sub;
   if (!a.try_read(key, sub)) throw io_error("checkpoint: module '" + key + "' is missing");
+  const auto params = m.parameters();
+  const auto device = params.empty() ? ::torch::Device(::torch::kCPU) : params.front().device();
   m.load(sub);
+  bool moved = false;
+  for (const auto& p : m.parameters()) moved = moved || p.device() != device;
+  for (const auto& b : m.buffers()) moved = moved || b.device() != device;
+  if (moved) m.to(device);
 }
 
 /// Saves an optimiser's state (momentum buffers, Adam moments, step counts, param groups).
@@ -110,14 +124,17 @@ inline void read_optimizer(::torch::serialize::InputArchive& a, const std::strin
   opt.load(sub);
 }
 
-/// Loads an archive written by save_atomic from `file` after checking its CRC-32.
+/// Loads an archive written by save_atomic from `file` after checking its CRC-32. With
+/// `map_location`, every tensor of the archive is created on that device (whatever device it
+/// was saved from); without, on the device it was saved from.
 /// @throws vdiv::io_error naming the file when it cannot be read, was written without a
 ///         checksum, or its bytes do not match their checksum (corrupt).
-inline ::torch::serialize::InputArchive load_archive(const std::filesystem::path& file) {
+inline ::torch::serialize::InputArchive load_archive(
+    const std::filesystem::path& file, std::optional<::torch::Device> map_location = std::nullopt) {
   ::torch::serialize::InputArchive outer, a;
   ::torch::Tensor payload, crc;
   try {
-    outer.load_from(file.string());
+    outer.load_from(file.string(), ::torch::Device(::torch::kCPU));
   } catch (const std::exception& e) {
     throw io_error("checkpoint: cannot read " + file.string() + ": " + e.what());
   }
@@ -142,7 +159,8 @@ inline ::torch::serialize::InputArchive load_archive(const std::filesystem::path
                    "; restore it or start over with --no-resume");
   }
   try {
-    a.load_from(data, size);
+    if (map_location) a.load_from(data, size, *map_location);
+    else a.load_from(data, size);
   } catch (const std::exception& e) {
     throw io_error("checkpoint: cannot read " + file.string() + ": " + e.what());
   }
