@@ -15,12 +15,14 @@
 #include <vdiv/core/machine.hpp>
 #include <vdiv/estimator/score.hpp>
 #include <vdiv/estimator/torchscript_encoder.hpp>
-#include <vdiv/io/coco.hpp>
+#include <vdiv/io/dataset.hpp>
 #include <vdiv/io/detail/file.hpp>
-#include <vdiv/io/image_folder.hpp>
 #include <vdiv/ot/solvers.hpp>
 
 #include "command.hpp"
+#ifndef VDIV_CLI_NO_OPENCV_LIBS
+#include "score_plot.hpp"
+#endif
 
 #ifdef VDIV_CLI_WITH_CUDA
 namespace vdiv::cli {
@@ -37,6 +39,8 @@ struct score_args {
   std::vector<std::string> data;  // kind, path
   std::string images;             // coco: image folder (default: beside the JSON)
   std::string pseudo_boxes;       // folder: optional pseudo-box JSON
+  std::string split = "train";    // fashion-mnist: train | test
+  std::string preset;             // coco | imagenet100; empty: the dataset format's default
   std::string configs = "baseline,zero_overlap";
   std::string encoder;
   std::string strategy = "grid";
@@ -59,84 +63,6 @@ struct score_args {
   std::string fallbacks = "skip";
   bool fresh = false;
 };
-
-/// The dataset's entries, what loading it dropped (report), and that as one line of text.
-struct loaded_dataset {
-  std::vector<est::dataset_entry> entries;
-  nlohmann::json report;
-  std::string summary;
-};
-
-vdiv::dataset_kind dataset_kind_of(const std::string& kind) {
-  if (kind == "scenes" || kind == "coco") return vdiv::dataset_kind::coco;
-  if (kind == "folder") return vdiv::dataset_kind::imagenet100;
-  throw vdiv::invalid_argument("--data kind must be coco, folder or scenes, got '" + kind + "'");
-}
-
-loaded_dataset load_dataset(const score_args& a) {
-  const std::string& kind = a.data[0];
-  const fs::path path = a.data[1];
-  loaded_dataset out;
-  auto from_coco = [&](const fs::path& json, const fs::path& images) {
-    const auto coco = vdiv::io::load_coco(json, images);
-    for (const auto& image : coco.images) {
-      out.entries.push_back({coco.image_dir / image.file_name, image.width, image.height, image.boxes});
-    }
-    const auto& r = coco.report;
-    out.report = {{"annotations", r.annotations},
-                  {"kept", r.kept},
-                  {"clipped", r.clipped},
-                  {"dropped_unknown_image", r.dropped_unknown_image},
-                  {"dropped_unknown_category", r.dropped_unknown_category},
-                  {"dropped_invalid", r.dropped_invalid},
-                  {"dropped_empty", r.dropped_empty},
-                  {"dropped_crowd", r.dropped_crowd},
-                  {"images_without_boxes", r.images_without_boxes}};
-    const auto dropped = r.dropped_unknown_image + r.dropped_unknown_category + r.dropped_invalid +
-                         r.dropped_empty + r.dropped_crowd;
-    std::ostringstream line;
-    line << json.string() << ": " << coco.images.size() << " images, " << r.annotations
-         << " annotations: " << r.kept << " kept (" << r.clipped << " clipped to their image), "
-         << dropped << " dropped";
-    if (dropped > 0) {
-      line << " (" << r.dropped_unknown_image << " unknown image, " << r.dropped_unknown_category
-           << " unknown category, " << r.dropped_invalid << " invalid box, " << r.dropped_empty
-           << " empty after clipping, " << r.dropped_crowd << " crowd)";
-    }
-    line << "; " << r.images_without_boxes << " images without boxes";
-    out.summary = line.str();
-  };
-  if (kind == "scenes") {
-    from_coco(path / "instances.json", path / "images");
-  } else if (kind == "coco") {
-    VDIV_EXPECTS(fs::is_regular_file(path),
-                 "--data coco expects the instances JSON file, got " + path.string());
-    from_coco(path, a.images.empty() ? path.parent_path() / "images" : fs::path(a.images));
-  } else {
-    const auto folder = vdiv::io::load_image_folder(path, a.pseudo_boxes);
-    for (const auto& image : folder.images) out.entries.push_back({image.file, 0, 0, image.boxes});
-    const auto& r = folder.report;
-    out.report = {{"images", r.images},
-                  {"ignored_files", r.ignored_files},
-                  {"boxes_kept", r.boxes_kept},
-                  {"boxes_over_limit", r.boxes_over_limit},
-                  {"boxes_invalid", r.boxes_invalid},
-                  {"unknown_box_entries", r.unknown_box_entries},
-                  {"images_with_boxes", r.images_with_boxes}};
-    std::ostringstream line;
-    line << path.string() << ": " << r.images << " images (" << r.ignored_files
-         << " other files ignored)";
-    if (!a.pseudo_boxes.empty()) {
-      line << "; pseudo boxes: " << r.boxes_kept << " kept, " << r.boxes_over_limit
-           << " over the limit of 3 per image, " << r.boxes_invalid << " invalid, "
-           << r.unknown_box_entries << " entries naming no image; " << r.images_with_boxes
-           << " images with boxes";
-    }
-    out.summary = line.str();
-  }
-  VDIV_EXPECTS(!out.entries.empty(), "dataset " + path.string() + " has no images");
-  return out;
-}
 
 std::vector<vdiv::view_config> parse_configs(const std::string& list, vdiv::dataset_kind kind) {
   std::vector<vdiv::view_config> configs;
@@ -165,13 +91,12 @@ std::string number_text(double v) {
 // Everything that decides the run's scores (not --threads or --chunk, which do not), so a
 // checkpoint is only ever resumed by the same experiment on the same data and encoder.
 nlohmann::json run_description(const score_args& a, const est::score_options& o,
-                               const std::vector<est::dataset_entry>& entries,
-                               const std::string& ot_backend) {
+                               const vdiv::io::dataset& data, const std::string& ot_backend) {
   std::string configs;
   for (const auto c : o.configs) configs += (configs.empty() ? "" : ",") + std::string(vdiv::to_string(c));
   return {{"data", a.data[0] + ":" + fs::absolute(a.data[1]).lexically_normal().string()},
-          {"dataset", std::to_string(entries.size()) + " images, fingerprint " +
-                          est::dataset_fingerprint(entries)},
+          {"dataset", std::to_string(data.size()) + " images, fingerprint " + data.signature()},
+          {"preset", std::string(vdiv::to_string(o.preset.value_or(data.default_preset)))},
           {"configs", configs},
           {"strategy", est::to_string(o.strategy)},
           {"weights", a.weights},
@@ -224,9 +149,10 @@ void run_score(const score_args& a) {
   VDIV_EXPECTS(!a.encoder.empty(), "--encoder model.pt is required");
   // Everything that can be checked without the data is checked before any file is touched,
   // so a rejected command leaves nothing behind.
-  const vdiv::dataset_kind preset_kind = dataset_kind_of(a.data[0]);
+  const vdiv::io::dataset_format& format = vdiv::io::find_dataset_format(a.data[0]);
   est::score_options options;
-  options.dataset = preset_kind;
+  if (!a.preset.empty()) options.preset = vdiv::parse_dataset_kind(a.preset);
+  const vdiv::dataset_kind preset_kind = options.preset.value_or(format.default_preset);
   options.configs = parse_configs(a.configs, preset_kind);
   options.strategy = est::parse_patch_strategy(a.strategy);
   options.fraction = a.fraction;
@@ -263,8 +189,9 @@ void run_score(const score_args& a) {
   std::map<std::string, double> accuracy;
   if (!a.accuracy_csv.empty()) accuracy = est::read_accuracy_csv(a.accuracy_csv);
 
-  const auto dataset = load_dataset(a);
-  const auto& entries = dataset.entries;
+  const auto dataset = vdiv::io::load_dataset(
+      a.data[0], a.data[1],
+      {.images = a.images, .pseudo_boxes = a.pseudo_boxes, .train_split = a.split == "train"});
   if (a.device == "cuda" && !torch::cuda::is_available()) {
     throw vdiv::invalid_argument("--device cuda: this LibTorch build or machine has no CUDA device");
   }
@@ -306,7 +233,7 @@ void run_score(const score_args& a) {
   }
 
   if (a.fresh) fs::remove(checkpoint_file);
-  est::checkpoint ckpt(checkpoint_file, run_description(a, options, entries, options.ot_engine.name));
+  est::checkpoint ckpt(checkpoint_file, run_description(a, options, dataset, options.ot_engine.name));
   if (!ckpt.done().empty()) {
     std::fprintf(stderr, "resuming from %s: %zu pairs already scored%s\n",
                  checkpoint_file.string().c_str(), ckpt.done().size(),
@@ -314,11 +241,14 @@ void run_score(const score_args& a) {
   }
   std::printf("%s\n", vdiv::machine::runtime_line(torch::get_num_threads()).c_str());
   std::printf("data: %s\n", dataset.summary.c_str());
+  std::printf("preset: %s (%s)\n", std::string(vdiv::to_string(preset_kind)).c_str(),
+              a.preset.empty() ? ("default of --data " + dataset.format + "; --preset sets it").c_str()
+                               : "--preset");
   std::fflush(stdout);
   progress_bar bar;
   bar.set_first(ckpt.done().size());
-  auto report = ot_on_gpu ? est::score(entries, options, encode_on_device, &ckpt, std::ref(bar))
-                          : est::score(entries, options, encode, &ckpt, std::ref(bar));
+  auto report = ot_on_gpu ? est::score(dataset, options, encode_on_device, &ckpt, std::ref(bar))
+                          : est::score(dataset, options, encode, &ckpt, std::ref(bar));
   report.settings["data"] = a.data[0] + ":" + a.data[1];
   report.settings["encoder"] = a.encoder;
   report.settings["weights"] = a.weights;
@@ -393,7 +323,7 @@ void run_score(const score_args& a) {
   std::printf("wrote %s (no plot: this vdiv was built with OpenCV headers only)\n",
               out.string().c_str());
 #else
-  est::write_plot(report, plot);
+  vdiv::cli::write_plot(report, plot);
   std::printf("wrote %s and %s\n", out.string().c_str(), plot.string().c_str());
 #endif
 }
@@ -401,8 +331,17 @@ void run_score(const score_args& a) {
 const vdiv::cli::register_command registration{"score", [](CLI::App& app) {
   auto args = std::make_shared<score_args>();
   auto* sub = app.add_subcommand("score", "EMD view-diversity score of view configs over a dataset");
-  sub->add_option("--data", args->data, "dataset kind and path: scenes DIR | coco instances.json | folder ROOT")
-      ->expected(2)->required();
+  std::string data_help = "dataset format and path:";
+  for (const auto& f : vdiv::io::dataset_formats()) {
+    data_help += std::string("\n  ") + std::string(f.name) + " " + std::string(f.path_help) +
+                 " (preset " + std::string(vdiv::to_string(f.default_preset)) + ")";
+  }
+  sub->add_option("--data", args->data, data_help)->expected(2)->required();
+  sub->add_option("--preset", args->preset,
+                  "preset scales: coco | imagenet100 (default: the --data format's, listed above)")
+      ->check(CLI::IsMember({"coco", "imagenet100"}));
+  sub->add_option("--split", args->split, "fashion-mnist: train | test")->capture_default_str()
+      ->check(CLI::IsMember({"train", "test"}));
   sub->add_option("--images", args->images, "coco: image folder (default: images/ beside the JSON)");
   sub->add_option("--pseudo-boxes", args->pseudo_boxes, "folder: JSON of pseudo boxes per image");
   sub->add_option("--configs", args->configs, "comma-separated view configs, or 'all'")->capture_default_str();

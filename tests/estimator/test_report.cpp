@@ -5,6 +5,8 @@
 #include <opencv2/imgcodecs.hpp>
 #include <vdiv/estimator/report.hpp>
 
+#include "score_plot.hpp"  // examples/cli: the plot `vdiv score` writes
+
 namespace fs = std::filesystem;
 namespace est = vdiv::estimator;
 
@@ -54,12 +56,12 @@ TEST_CASE("plot is a readable PNG, twice as wide with an accuracy panel") {
   const auto dir = fs::temp_directory_path() / "vdiv_test_report";
   fs::create_directories(dir);
   auto report = sample_report();
-  est::write_plot(report, dir / "plot.png");
+  vdiv::cli::write_plot(report, dir / "plot.png");
   const cv::Mat one = cv::imread((dir / "plot.png").string());
   REQUIRE(!one.empty());
   report.configs[0].accuracy = 0.61;
   report.configs[1].accuracy = 0.65;
-  est::write_plot(report, dir / "plot2.png");
+  vdiv::cli::write_plot(report, dir / "plot2.png");
   const cv::Mat two = cv::imread((dir / "plot2.png").string());
   REQUIRE(!two.empty());
   CHECK(two.cols == 2 * one.cols);

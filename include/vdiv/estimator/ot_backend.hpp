@@ -47,8 +47,8 @@ using ot_run_fn = std::function<std::vector<float>(const feature_batch<float>& x
                                                    ot_report& report)>;
 
 /// Which engine scores the pairs. The default (empty `run`) is the CPU engine
-/// `similarity(cpu{.threads = score_options::ot_threads}, ...)`, exactly as before this seam
-/// existed; `cuda_ot_backend()` (estimator/cuda_ot.cuh, nvcc) runs the fused CUDA kernel.
+/// `similarity(cpu{.threads = score_options::ot_threads}, ...)`; `cuda_ot_backend()`
+/// (estimator/cuda_ot.cuh, nvcc) runs the fused CUDA kernel.
 struct ot_backend {
   std::string name = "cpu";                      ///< reported as settings["ot_backend"]
   feature_memory memory = feature_memory::host;  ///< where `run` reads features

@@ -4,11 +4,17 @@
 /// pairs of views from a dataset, cut each view into patches, encode the patches, and score the
 /// pair by the EMD similarity S = <P, 1 - C> between the two views' patch features.
 ///
-/// The pipeline is independent of the encoder's framework: an `encoder_fn` maps a batch of
-/// patches to features (the `vdiv score` tool plugs a TorchScript module in; tests a fixed
-/// hand-written one). Decoding, view sampling and patch cropping run on CPU threads and overlap
-/// with encoding of the previous chunk. Every pair is a pure function of (seed, pair index), so
-/// the score does not depend on the thread count, the chunk size or where a run was resumed.
+/// `score` runs named stages, each a function of its own that a test can call alone:
+///   plan       plan_config: which pairs of a config still need work (resume from a checkpoint)
+///   prepare    prepare_pair / start_prepare: decode, sample the views, cut and resize patches
+///   encode     encode_chunk: patches -> features (any framework: an `encoder_fn`)
+///   transport  transport_chunk: EMD similarity of each pair's two views (the ot_backend)
+///   checkpoint record_chunk: append every outcome to the checkpoint and flush it
+///   aggregate  aggregate_config: summary and stability table (paper, Table K) of a config
+/// To add a stage, write it here as a function of the chunk and call it from `score`'s chunk
+/// loop. Preparing runs on one worker pool per run and overlaps with encoding the previous
+/// chunk. Every pair is a pure function of (seed, pair index), so the score does not depend on
+/// the thread count, the chunk size or where a run was resumed.
 
 #include <algorithm>
 #include <chrono>
@@ -21,12 +27,12 @@
 #include <set>
 #include <span>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "../core/box.hpp"
 #include "../core/error.hpp"
 #include "../core/random.hpp"
+#include "../io/dataset.hpp"
 #include "../io/fingerprint.hpp"
 #include "../io/image.hpp"
 #include "../ot/similarity.hpp"
@@ -37,15 +43,12 @@
 #include "ot_backend.hpp"
 #include "report.hpp"
 #include "statistics.hpp"
+#include "worker_pool.hpp"
 
 namespace vdiv::estimator {
 
-/// One image of the dataset to score: where it is and its instance boxes (may be empty).
-struct dataset_entry {
-  std::filesystem::path file;
-  std::int32_t width = 0, height = 0;
-  std::vector<box> boxes;
-};
+/// One image of the dataset to score (io::dataset's image type: file, size, boxes, label).
+using dataset_entry = io::dataset_image;
 
 /// How each view is cut into patches (paper, A.3).
 enum class patch_strategy : std::uint8_t {
@@ -98,7 +101,9 @@ inline const char* to_string(fallback_policy p) { return p == fallback_policy::s
 
 struct score_options {
   std::vector<view_config> configs;                 ///< configs to score, in report order
-  dataset_kind dataset = dataset_kind::coco;        ///< which preset scales (coco / imagenet100)
+  /// Which preset scales (coco / imagenet100); unset: the dataset's default_preset. The report
+  /// says which, and where it came from.
+  std::optional<dataset_kind> preset;
   patch_strategy strategy = patch_strategy::grid;
   double fraction = 1.0;                 ///< fraction of the dataset's images to use, (0, 1]
   std::optional<std::size_t> pairs;      ///< pairs per config; default one per selected image
@@ -136,7 +141,7 @@ inline void check_score_options(const score_options& o) {
 /// or annotation changes it.
 inline std::string dataset_fingerprint(const std::vector<dataset_entry>& data) {
   io::data_fingerprint f;
-  for (const auto& e : data) f.add_image(e.file, e.width, e.height, e.boxes);
+  for (const auto& e : data) f.add_image(e.file, e.width, e.height, e.boxes, e.label);
   return f.hex();
 }
 
@@ -193,7 +198,135 @@ inline std::vector<crop> view_patches(patch_strategy strategy, std::int32_t view
   return patches;
 }
 
-/// The work of one chunk: patch pixels of the pairs that could be prepared, and which pairs.
+}  // namespace detail
+
+// ---- plan -------------------------------------------------------------------------------
+
+/// The pair key of pair `pair` over `selected_count` images: pair i is image i % n of epoch
+/// i / n, so pairs beyond the selection revisit its images with fresh draws.
+inline sample_key pair_key(std::uint64_t seed, std::uint32_t pair, std::size_t selected_count) {
+  return {.seed = seed, .epoch = std::uint32_t(pair / selected_count),
+          .index = std::uint32_t(pair % selected_count)};
+}
+
+/// One config's work: which pairs still need scoring, and what the checkpoint already holds.
+struct config_plan {
+  std::string config;                 ///< the config's name (checkpoint key)
+  std::size_t pairs = 0;              ///< pairs requested
+  std::vector<std::uint32_t> todo;    ///< pair indices to prepare, in order
+  std::vector<double> scores;         ///< per pair; NaN until scored
+  std::vector<char> have;             ///< per pair: scores[i] holds a similarity
+  std::size_t resumed = 0, skipped = 0, fell_back = 0;
+};
+
+/// Plan stage: every pair of `config` is either taken from `ckpt` (may be null) as it is, or
+/// listed in `todo`.
+inline config_plan plan_config(view_config config, std::size_t pairs, const checkpoint* ckpt) {
+  config_plan plan;
+  plan.config = std::string(to_string(config));
+  plan.pairs = pairs;
+  plan.scores.assign(pairs, std::nan(""));
+  plan.have.assign(pairs, 0);
+  for (std::uint32_t i = 0; i < pairs; ++i) {
+    if (ckpt) {
+      const auto it = ckpt->done().find({plan.config, i});
+      if (it != ckpt->done().end()) {
+        ++plan.resumed;
+        plan.fell_back += it->second.fell_back;
+        if (it->second.skipped.empty()) {
+          plan.scores[i] = it->second.similarity;
+          plan.have[i] = 1;
+        } else {
+          ++plan.skipped;
+        }
+        continue;
+      }
+    }
+    plan.todo.push_back(i);
+  }
+  return plan;
+}
+
+// ---- prepare ----------------------------------------------------------------------------
+
+/// What preparing a pair needs: the data, the selected images, the config's sampler and the
+/// run's options.
+struct prepare_context {
+  const io::dataset& data;
+  std::span<const std::uint32_t> selected;
+  const pair_sampler& sampler;
+  const score_options& options;
+
+  std::int64_t patches() const { return patches_per_view(options.strategy); }
+  std::size_t floats_per_patch() const {
+    return 3 * std::size_t(options.patch_size) * std::size_t(options.patch_size);
+  }
+  std::size_t floats_per_pair() const { return 2 * std::size_t(patches()) * floats_per_patch(); }
+};
+
+/// What preparing one pair produced besides its pixels.
+struct pair_preparation {
+  std::string skipped;                     ///< empty when the pixels were written
+  bool fell_back = false;                  ///< the sampler fell back
+  std::vector<std::uint32_t> bad_images;   ///< dataset indices that could not be read
+};
+
+/// Prepare stage, one pair: decodes its image(s) (io::pair_images picks them), samples the
+/// views, and writes the 2 x patches() patches as CHW floats in [0, 1] at `out` (floats_per_pair
+/// floats: [view][patch][3][size][size]). An unreadable image, a sampler error or (under
+/// fallback_policy::skip) a fallback skips the pair with a reason; nothing else is written then.
+inline pair_preparation prepare_pair(const prepare_context& ctx, std::uint32_t pair, float* out) {
+  const auto& o = ctx.options;
+  pair_preparation result;
+  const sample_key key = pair_key(o.seed, pair, ctx.selected.size());
+  const io::image_pair at = io::pair_images(ctx.sampler, key, std::uint32_t(ctx.selected.size()));
+  const std::uint32_t first_image = ctx.selected[at.first];
+  const std::uint32_t second_image = ctx.selected[at.second];
+  std::optional<io::image_u8> images[2];
+  const bool two_images = second_image != first_image;
+  for (int v = 0; v < (two_images ? 2 : 1); ++v) {
+    const std::uint32_t index = v == 0 ? first_image : second_image;
+    try {
+      images[v] = ctx.data.read(index);
+    } catch (const io_error& e) {
+      result.skipped = e.what();
+      result.bad_images.push_back(index);
+      return result;
+    }
+  }
+  const io::image_u8* view_images[2] = {&*images[0], two_images ? &*images[1] : &*images[0]};
+  // The decoded size is the truth; a sampler error (boxes outside it) skips the pair.
+  const image_boxes first{view_images[0]->width, view_images[0]->height, ctx.data[first_image].boxes};
+  const image_boxes second{view_images[1]->width, view_images[1]->height, ctx.data[second_image].boxes};
+  pair_sample views;
+  try {
+    views = ctx.sampler.sample(first, second, key);
+  } catch (const vdiv::error& e) {
+    result.skipped = std::string("cannot sample views: ") + e.what();
+    return result;
+  }
+  if (views.fell_back) {
+    result.fell_back = true;
+    if (o.fallbacks == fallback_policy::skip) {
+      result.skipped = "the sampler fell back: the config's constraints could not be met in "
+                       "this image (" + ctx.data[first_image].file.string() + ")";
+      return result;
+    }
+  }
+  const std::int32_t size = o.patch_size;
+  for (int v = 0; v < 2; ++v) {
+    const auto view = io::crop_resize(*view_images[v], views.views[std::size_t(v)], o.view_size, o.view_size);
+    const rng_key patch_key{.seed = o.seed, .epoch = key.epoch, .index = key.index,
+                            .view = std::uint16_t(v), .stream = 1};
+    for (const crop& patch : detail::view_patches(o.strategy, o.view_size, patch_key)) {
+      detail::to_chw_unit(io::crop_resize(view, patch, size, size), out);
+      out += ctx.floats_per_patch();
+    }
+  }
+  return result;
+}
+
+/// A prepared chunk: patch pixels of the pairs that could be prepared, and which pairs.
 struct prepared_chunk {
   std::vector<float> pixels;            ///< [pair][view][patch][3][size][size]
   std::vector<std::uint32_t> indices;   ///< pair indices whose pixels are present, in order
@@ -205,16 +338,205 @@ struct prepared_chunk {
   };
   std::vector<skip> skipped;
   std::set<std::uint32_t> bad_images;   ///< dataset indices that could not be read
-  double cpu_seconds = 0.0;
+  double cpu_seconds = 0.0;             ///< preparing time summed over the workers
 };
 
-}  // namespace detail
+/// A chunk being prepared on the pool. Its destructor waits for the workers, so no worker
+/// outlives the buffers it writes (e.g. when encoding the previous chunk threw).
+class pending_chunk {
+ public:
+  pending_chunk() = default;
+  pending_chunk(pending_chunk&&) = default;
+  pending_chunk& operator=(pending_chunk&& other) {
+    wait_quietly();
+    state_ = std::move(other.state_);
+    done_ = std::move(other.done_);
+    return *this;
+  }
+  ~pending_chunk() { wait_quietly(); }
+
+  bool valid() const { return done_.valid(); }
+
+  /// Waits for the workers and compacts: the pixels of prepared pairs only, in pair order.
+  /// Rethrows what a worker threw.
+  prepared_chunk get() {
+    done_.get();
+    auto& s = *state_;
+    prepared_chunk chunk;
+    const std::size_t count = s.pairs.size(), per_pair = s.floats_per_pair;
+    std::size_t kept = 0;
+    for (std::size_t k = 0; k < count; ++k) {
+      auto& r = s.results[k];
+      chunk.cpu_seconds += s.seconds[k];
+      if (!r.skipped.empty()) {
+        chunk.skipped.push_back({s.pairs[k], std::move(r.skipped), r.fell_back});
+        chunk.bad_images.insert(r.bad_images.begin(), r.bad_images.end());
+        continue;
+      }
+      chunk.fell_back.push_back(r.fell_back ? 1 : 0);
+      if (kept != k) {
+        std::copy_n(s.pixels.begin() + std::ptrdiff_t(k * per_pair), per_pair,
+                    s.pixels.begin() + std::ptrdiff_t(kept * per_pair));
+      }
+      chunk.indices.push_back(s.pairs[k]);
+      ++kept;
+    }
+    s.pixels.resize(kept * per_pair);
+    chunk.pixels = std::move(s.pixels);
+    state_.reset();
+    return chunk;
+  }
+
+ private:
+  friend pending_chunk start_prepare(const prepare_context&, std::span<const std::uint32_t>,
+                                     worker_pool&);
+  struct state {
+    std::vector<std::uint32_t> pairs;
+    std::size_t floats_per_pair = 0;
+    std::vector<float> pixels;
+    std::vector<pair_preparation> results;
+    std::vector<double> seconds;
+  };
+  void wait_quietly() {
+    if (done_.valid()) done_.wait();
+  }
+  std::unique_ptr<state> state_;
+  std::future<void> done_;
+};
+
+/// Prepare stage, a chunk: prepare_pair for every pair of `pairs` on `pool`; returns at once.
+inline pending_chunk start_prepare(const prepare_context& ctx, std::span<const std::uint32_t> pairs,
+                                   worker_pool& pool) {
+  pending_chunk p;
+  p.state_ = std::make_unique<pending_chunk::state>();
+  auto& s = *p.state_;
+  s.pairs.assign(pairs.begin(), pairs.end());
+  s.floats_per_pair = ctx.floats_per_pair();
+  s.pixels.resize(s.pairs.size() * s.floats_per_pair);
+  s.results.resize(s.pairs.size());
+  s.seconds.resize(s.pairs.size());
+  p.done_ = pool.run(s.pairs.size(), [&ctx, &s](std::size_t k) {
+    const auto start = std::chrono::steady_clock::now();
+    s.results[k] = prepare_pair(ctx, s.pairs[k], s.pixels.data() + k * s.floats_per_pair);
+    s.seconds[k] = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  });
+  return p;
+}
+
+// ---- encode -----------------------------------------------------------------------------
+
+/// Encode stage: the features of a prepared chunk's patches ([pair][view][patch] rows), checked
+/// for their count and for the memory the OT backend reads.
+inline feature_block encode_chunk(const block_encoder_fn& encoder, const prepared_chunk& chunk,
+                                  const score_options& options) {
+  const std::int64_t count =
+      std::int64_t(chunk.indices.size()) * 2 * patches_per_view(options.strategy);
+  feature_block features = encoder(chunk.pixels, count, options.patch_size);
+  VDIV_EXPECTS(features.data != nullptr && features.dim > 0 && features.count == count,
+               "encoder returned " + std::to_string(features.count) + " x " +
+                   std::to_string(features.dim) + " features, expected " +
+                   std::to_string(count) + " x dim");
+  VDIV_EXPECTS(features.memory == options.ot_engine.memory,
+               "the encoder returned features in " +
+                   std::string(features.memory == feature_memory::host ? "host" : "device") +
+                   " memory but the OT backend '" + options.ot_engine.name + "' reads " +
+                   (options.ot_engine.memory == feature_memory::host ? "host" : "device") +
+                   " memory: pair a GPU encoder with a GPU OT backend, or return host features");
+  return features;
+}
+
+// ---- transport --------------------------------------------------------------------------
+
+/// Transport stage: the EMD similarity of each of `pairs` pairs' two views. Features are
+/// [pair][view][patch][dim]: x and y are strided views of the same buffer (batch stride = both
+/// views), so nothing is copied. Adds the solver's fallback counters to `counts`.
+/// @throws vdiv::invalid_argument when the backend returns another count or a non-finite value.
+inline std::vector<float> transport_chunk(const feature_block& features, std::size_t pairs,
+                                          const score_options& options, ot_report& counts) {
+  const std::int64_t patches = patches_per_view(options.strategy);
+  const std::int64_t dim = features.dim;
+  const feature_batch<float> x{.data = features.data, .batch = std::int64_t(pairs),
+                               .rows = patches, .dim = dim, .batch_stride = 2 * patches * dim};
+  feature_batch<float> y = x;
+  y.data = features.data + patches * dim;
+  std::vector<float> s =
+      options.ot_engine.run
+          ? options.ot_engine.run(x, y, options.ot, counts)
+          : similarity(cpu{.threads = options.ot_threads}, x, y, options.ot, {.report = &counts});
+  VDIV_EXPECTS(s.size() == pairs, "OT backend '" + options.ot_engine.name + "' returned " +
+                                      std::to_string(s.size()) + " similarities for " +
+                                      std::to_string(pairs) + " pairs");
+  for (std::size_t k = 0; k < pairs; ++k) {
+    VDIV_EXPECTS(std::isfinite(s[k]), "OT backend '" + options.ot_engine.name +
+                                          "' returned a non-finite similarity for pair " +
+                                          std::to_string(k) + " of the chunk");
+  }
+  return s;
+}
+
+// ---- checkpoint -------------------------------------------------------------------------
+
+/// Checkpoint stage: records the chunk's skipped pairs, then its scored ones (`similarities`,
+/// in chunk.indices order) into `plan` and `ckpt` (may be null), and flushes the checkpoint.
+inline void record_chunk(const prepared_chunk& chunk, std::span<const float> similarities,
+                         config_plan& plan, checkpoint* ckpt) {
+  for (const auto& skip : chunk.skipped) {
+    ++plan.skipped;
+    plan.fell_back += skip.fell_back;
+    if (ckpt) ckpt->record(plan.config, skip.pair, {.skipped = skip.reason, .fell_back = skip.fell_back});
+  }
+  for (std::size_t k = 0; k < chunk.indices.size(); ++k) {
+    const std::uint32_t pair = chunk.indices[k];
+    plan.scores[pair] = double(similarities[k]);
+    plan.have[pair] = 1;
+    plan.fell_back += chunk.fell_back[k];
+    if (ckpt) {
+      ckpt->record(plan.config, pair, {.similarity = double(similarities[k]),
+                                       .fell_back = chunk.fell_back[k] != 0});
+    }
+  }
+  if (ckpt) ckpt->flush();
+}
+
+// ---- aggregate --------------------------------------------------------------------------
+
+/// Aggregate stage: a config's summary over its scored pairs, and the stability table (paper,
+/// Table K): the same score on 100%, 50%, 20%, 10%, 1%, 0.1% of the pairs (pair prefixes:
+/// nested uniform subsets, free to compute), each standing for `fraction` x that of the data.
+inline config_report aggregate_config(const config_plan& plan, double fraction,
+                                      const ot_report& counts) {
+  config_report c;
+  c.config = plan.config;
+  c.pairs_requested = plan.pairs;
+  c.pairs_skipped = plan.skipped;
+  c.pairs_fell_back = plan.fell_back;
+  c.sinkhorn_numerical_stops = std::size_t(counts.sinkhorn_numerical_stops);
+  c.sinkhorn_log_fallbacks = std::size_t(counts.sinkhorn_log_fallbacks);
+  c.exact_pivot_limit = std::size_t(counts.exact_pivot_limit);
+  std::vector<double> valid;
+  for (std::size_t i = 0; i < plan.pairs; ++i) {
+    if (plan.have[i]) valid.push_back(plan.scores[i]);
+  }
+  c.summary = summarize(valid);
+  for (double shrink : {1.0, 0.5, 0.2, 0.1, 0.01, 0.001}) {
+    const auto prefix = std::size_t(std::llround(double(plan.pairs) * shrink));
+    if (prefix < 2) break;
+    std::vector<double> part;
+    for (std::size_t i = 0; i < prefix; ++i) {
+      if (plan.have[i]) part.push_back(plan.scores[i]);
+    }
+    c.stability.push_back({.fraction = fraction * shrink, .summary = summarize(part)});
+  }
+  return c;
+}
+
+// ---- the run ----------------------------------------------------------------------------
 
 /// Scores every configured view config over the dataset. Resumes from `ckpt` (may be null) and
 /// records into it. Throws vdiv::invalid_argument for bad options, and when the encoder's
 /// feature memory is not the one `options.ot_engine` reads; unreadable images are skipped and
 /// counted per config, never fatal.
-inline run_report score(const std::vector<dataset_entry>& data, const score_options& options,
+inline run_report score(const io::dataset& data, const score_options& options,
                         const block_encoder_fn& encoder, checkpoint* ckpt = nullptr,
                         const progress_fn& progress = {}) {
   using clock = std::chrono::steady_clock;
@@ -222,14 +544,14 @@ inline run_report score(const std::vector<dataset_entry>& data, const score_opti
   check_score_options(options);
   const auto selected = select_images(data.size(), options.fraction, options.seed);
   const std::size_t pairs = options.pairs.value_or(selected.size());
-  const std::int64_t patches = patches_per_view(options.strategy);
-  const std::int32_t size = options.patch_size;
-  const std::size_t floats_per_patch = 3 * std::size_t(size) * std::size_t(size);
-  const std::size_t floats_per_pair = 2 * std::size_t(patches) * floats_per_patch;
+  const dataset_kind preset_kind = options.preset.value_or(data.default_preset);
 
   run_report report;
   report.settings = {{"strategy", to_string(options.strategy)},
-                     {"dataset_preset", options.dataset == dataset_kind::coco ? "coco" : "imagenet100"},
+                     {"dataset_format", data.format},
+                     {"dataset_preset", std::string(to_string(preset_kind))},
+                     {"dataset_preset_source", options.preset ? std::string("set")
+                                                              : "default of " + data.format},
                      {"fraction", std::to_string(options.fraction)},
                      {"seed", std::to_string(options.seed)},
                      {"images", std::to_string(data.size())},
@@ -240,228 +562,51 @@ inline run_report score(const std::vector<dataset_entry>& data, const score_opti
   std::set<std::uint32_t> bad_images;
   const std::size_t total = pairs * options.configs.size();
   std::size_t done_overall = 0;
+  worker_pool pool(options.threads);
 
   for (const view_config config : options.configs) {
-    const preset p{options.dataset, config};
-    const std::string name(to_string(config));
     if (config == view_config::lower_bound) {
       VDIV_EXPECTS(selected.size() >= 2,
                    "lower_bound pairs views of two different images: select at least 2 images");
     }
-    const pair_sampler sampler(p);
+    const pair_sampler sampler(preset{preset_kind, config});
     const auto config_start = clock::now();
-    std::vector<double> scores(pairs, std::nan(""));
-    std::vector<char> have(pairs, 0);
-    std::size_t skipped = 0, fell_back = 0;
+    config_plan plan = plan_config(config, pairs, ckpt);
+    report.pairs_resumed += plan.resumed;
+    done_overall += plan.resumed;
     ot_report ot_counts;
-
-    // Pairs already in the checkpoint are taken as they are.
-    std::vector<std::uint32_t> todo;
-    for (std::uint32_t i = 0; i < pairs; ++i) {
-      if (ckpt) {
-        const auto it = ckpt->done().find({name, i});
-        if (it != ckpt->done().end()) {
-          ++report.pairs_resumed;
-          fell_back += it->second.fell_back;
-          if (it->second.skipped.empty()) {
-            scores[i] = it->second.similarity;
-            have[i] = 1;
-          } else {
-            ++skipped;
-          }
-          continue;
-        }
-      }
-      todo.push_back(i);
-    }
-    done_overall += pairs - todo.size();
-
-    auto prepare = [&](std::size_t begin, std::size_t end) {
-      detail::prepared_chunk chunk;
-      const auto start = clock::now();
-      const std::size_t count = end - begin;
-      std::vector<float> pixels(count * floats_per_pair);
-      std::vector<std::string> reasons(count);
-      std::vector<char> fallbacks(count, 0);
-      std::vector<std::vector<std::uint32_t>> bad(count);
-      auto work = [&](std::size_t k) {
-        const std::uint32_t pair = todo[begin + k];
-        const sample_key key{.seed = options.seed,
-                             .epoch = std::uint32_t(pair / selected.size()),
-                             .index = std::uint32_t(pair % selected.size())};
-        const std::uint32_t first_image = selected[key.index];
-        const std::uint32_t second_image =
-            sampler.needs_second_image()
-                ? selected[lower_bound_partner(key, std::uint32_t(selected.size()))]
-                : first_image;
-        std::optional<io::image_u8> images[2];
-        const bool two_images = second_image != first_image;
-        for (int v = 0; v < (two_images ? 2 : 1); ++v) {
-          const std::uint32_t index = v == 0 ? first_image : second_image;
-          try {
-            images[v] = io::read_image(data[index].file);
-          } catch (const io_error& e) {
-            reasons[k] = e.what();
-            bad[k].push_back(index);
-            return;
-          }
-        }
-        const io::image_u8* view_images[2] = {&*images[0], two_images ? &*images[1] : &*images[0]};
-        // The decoded size is the truth; a sampler error (boxes outside it) skips the pair.
-        const image_boxes first{view_images[0]->width, view_images[0]->height,
-                                data[first_image].boxes};
-        const image_boxes second{view_images[1]->width, view_images[1]->height,
-                                 data[second_image].boxes};
-        pair_sample views;
-        try {
-          views = sampler.sample(first, second, key);
-        } catch (const vdiv::error& e) {
-          reasons[k] = std::string("cannot sample views: ") + e.what();
-          return;
-        }
-        if (views.fell_back) {
-          fallbacks[k] = 1;
-          if (options.fallbacks == fallback_policy::skip) {
-            reasons[k] = "the sampler fell back: the config's constraints could not be met in "
-                         "this image (" + data[first_image].file.string() + ")";
-            return;
-          }
-        }
-        float* out = pixels.data() + k * floats_per_pair;
-        for (int v = 0; v < 2; ++v) {
-          const auto view = io::crop_resize(*view_images[v], views.views[std::size_t(v)],
-                                            options.view_size, options.view_size);
-          const rng_key patch_key{.seed = options.seed, .epoch = key.epoch, .index = key.index,
-                                  .view = std::uint16_t(v), .stream = 1};
-          for (const crop& patch : detail::view_patches(options.strategy, options.view_size, patch_key)) {
-            detail::to_chw_unit(io::crop_resize(view, patch, size, size), out);
-            out += floats_per_patch;
-          }
-        }
-      };
-      const unsigned threads = std::max(1u, std::min<unsigned>(options.threads, unsigned(count)));
-      std::vector<std::thread> workers;
-      for (unsigned t = 0; t < threads; ++t) {
-        workers.emplace_back([&, t] {
-          for (std::size_t k = t; k < count; k += threads) work(k);
-        });
-      }
-      for (auto& w : workers) w.join();
-      // Compact: keep pixels of prepared pairs only, in pair order.
-      std::size_t kept = 0;
-      for (std::size_t k = 0; k < count; ++k) {
-        const std::uint32_t pair = todo[begin + k];
-        if (!reasons[k].empty()) {
-          chunk.skipped.push_back({pair, reasons[k], fallbacks[k] != 0});
-          chunk.bad_images.insert(bad[k].begin(), bad[k].end());
-          continue;
-        }
-        chunk.fell_back.push_back(fallbacks[k]);
-        if (kept != k) {
-          std::copy_n(pixels.begin() + std::ptrdiff_t(k * floats_per_pair), floats_per_pair,
-                      pixels.begin() + std::ptrdiff_t(kept * floats_per_pair));
-        }
-        chunk.indices.push_back(pair);
-        ++kept;
-      }
-      pixels.resize(kept * floats_per_pair);
-      chunk.pixels = std::move(pixels);
-      chunk.cpu_seconds = std::chrono::duration<double>(clock::now() - start).count();
-      return chunk;
+    const prepare_context ctx{data, selected, sampler, options};
+    const std::span<const std::uint32_t> todo(plan.todo);
+    auto chunk_at = [&](std::size_t begin) {
+      return todo.subspan(begin, std::min(options.chunk_pairs, todo.size() - begin));
     };
 
-    // Double buffering: chunk k+1 is decoded and cropped while chunk k is encoded and scored.
-    std::future<detail::prepared_chunk> next;
-    auto launch = [&](std::size_t begin) {
-      const std::size_t end = std::min(todo.size(), begin + options.chunk_pairs);
-      next = std::async(std::launch::async, prepare, begin, end);
-    };
-    if (!todo.empty()) launch(0);
+    // Chunk k+1 is prepared on the pool while chunk k is encoded and scored.
+    pending_chunk next;
+    if (!todo.empty()) next = start_prepare(ctx, chunk_at(0), pool);
     for (std::size_t begin = 0; begin < todo.size(); begin += options.chunk_pairs) {
-      detail::prepared_chunk chunk = next.get();
-      if (begin + options.chunk_pairs < todo.size()) launch(begin + options.chunk_pairs);
+      prepared_chunk chunk = next.get();
+      if (begin + options.chunk_pairs < todo.size())
+        next = start_prepare(ctx, chunk_at(begin + options.chunk_pairs), pool);
       report.time.prepare += chunk.cpu_seconds;
-      for (const auto& skip : chunk.skipped) {
-        ++skipped;
-        fell_back += skip.fell_back;
-        if (ckpt) ckpt->record(name, skip.pair, {.skipped = skip.reason, .fell_back = skip.fell_back});
-      }
       bad_images.insert(chunk.bad_images.begin(), chunk.bad_images.end());
-      const std::size_t n = chunk.indices.size();
-      if (n > 0) {
-        auto t0 = clock::now();
-        const std::int64_t count = std::int64_t(n) * 2 * patches;
-        const feature_block features = encoder(chunk.pixels, count, size);
-        VDIV_EXPECTS(features.data != nullptr && features.dim > 0 && features.count == count,
-                     "encoder returned " + std::to_string(features.count) + " x " +
-                         std::to_string(features.dim) + " features, expected " +
-                         std::to_string(count) + " x dim");
-        VDIV_EXPECTS(features.memory == options.ot_engine.memory,
-                     "the encoder returned features in " +
-                         std::string(features.memory == feature_memory::host ? "host" : "device") +
-                         " memory but the OT backend '" + options.ot_engine.name + "' reads " +
-                         (options.ot_engine.memory == feature_memory::host ? "host" : "device") +
-                         " memory: pair a GPU encoder with a GPU OT backend, or return host features");
-        const std::int64_t dim = features.dim;
-        auto t1 = clock::now();
+      std::vector<float> s;
+      if (const std::size_t n = chunk.indices.size(); n > 0) {
+        const auto t0 = clock::now();
+        const feature_block features = encode_chunk(encoder, chunk, options);
+        const auto t1 = clock::now();
         report.time.encode += std::chrono::duration<double>(t1 - t0).count();
-        // Features are [pair][view][patch][dim]: x and y are strided views of the same buffer
-        // (batch stride = both views), so nothing is copied.
-        const std::int64_t pair_stride = 2 * patches * dim;
-        const feature_batch<float> x{.data = features.data, .batch = std::int64_t(n),
-                                     .rows = patches, .dim = dim, .batch_stride = pair_stride};
-        feature_batch<float> y = x;
-        y.data = features.data + patches * dim;
-        const std::vector<float> s =
-            options.ot_engine.run
-                ? options.ot_engine.run(x, y, options.ot, ot_counts)
-                : similarity(cpu{.threads = options.ot_threads}, x, y, options.ot, {.report = &ot_counts});
-        VDIV_EXPECTS(s.size() == n, "OT backend '" + options.ot_engine.name + "' returned " +
-                                        std::to_string(s.size()) + " similarities for " +
-                                        std::to_string(n) + " pairs");
+        s = transport_chunk(features, n, options, ot_counts);
         report.time.ot += std::chrono::duration<double>(clock::now() - t1).count();
-        for (std::size_t k = 0; k < n; ++k) {
-          const std::uint32_t pair = chunk.indices[k];
-          VDIV_EXPECTS(std::isfinite(s[k]), "OT backend '" + options.ot_engine.name +
-                                                 "' returned a non-finite similarity for pair " +
-                                                 std::to_string(pair) + " of " + name);
-          scores[pair] = double(s[k]);
-          have[pair] = 1;
-          fell_back += chunk.fell_back[k];
-          if (ckpt) ckpt->record(name, pair, {.similarity = double(s[k]), .fell_back = chunk.fell_back[k] != 0});
-        }
         report.pairs_scored += n;
       }
-      if (ckpt) ckpt->flush();
+      record_chunk(chunk, s, plan, ckpt);
       done_overall += chunk.indices.size() + chunk.skipped.size();
       if (progress) progress(done_overall, total);
     }
 
-    config_report c;
-    c.config = name;
-    c.pairs_requested = pairs;
-    c.pairs_skipped = skipped;
-    c.pairs_fell_back = fell_back;
-    c.sinkhorn_numerical_stops = std::size_t(ot_counts.sinkhorn_numerical_stops);
-    c.sinkhorn_log_fallbacks = std::size_t(ot_counts.sinkhorn_log_fallbacks);
-    c.exact_pivot_limit = std::size_t(ot_counts.exact_pivot_limit);
+    config_report c = aggregate_config(plan, options.fraction, ot_counts);
     c.seconds = std::chrono::duration<double>(clock::now() - config_start).count();
-    std::vector<double> valid;
-    for (std::size_t i = 0; i < pairs; ++i) {
-      if (have[i]) valid.push_back(scores[i]);
-    }
-    c.summary = summarize(valid);
-    // Table K: the same score on 100%, 50%, 20%, 10%, 1%, 0.1% of what this run used (pair
-    // prefixes: nested uniform subsets, free to compute).
-    for (double shrink : {1.0, 0.5, 0.2, 0.1, 0.01, 0.001}) {
-      const auto prefix = std::size_t(std::llround(double(pairs) * shrink));
-      if (prefix < 2) break;
-      std::vector<double> part;
-      for (std::size_t i = 0; i < prefix; ++i) {
-        if (have[i]) part.push_back(scores[i]);
-      }
-      c.stability.push_back({.fraction = options.fraction * shrink, .summary = summarize(part)});
-    }
     report.configs.push_back(std::move(c));
   }
   report.images_skipped = bad_images.size();
@@ -471,7 +616,7 @@ inline run_report score(const std::vector<dataset_entry>& data, const score_opti
 
 /// Scores with an encoder that returns host features (count x dim floats; sets `dim`): the
 /// features are read in place by the default CPU OT engine (or a host-memory `ot_engine`).
-inline run_report score(const std::vector<dataset_entry>& data, const score_options& options,
+inline run_report score(const io::dataset& data, const score_options& options,
                         const encoder_fn& encoder, checkpoint* ckpt = nullptr,
                         const progress_fn& progress = {}) {
   const block_encoder_fn host_block = [&encoder](std::span<const float> images,
@@ -485,6 +630,26 @@ inline run_report score(const std::vector<dataset_entry>& data, const score_opti
                          .memory = feature_memory::host, .owner = features};
   };
   return score(data, options, host_block, ckpt, progress);
+}
+
+/// A list of image files as a dataset (format "files", default preset coco).
+inline io::dataset as_dataset(std::vector<dataset_entry> entries) {
+  io::dataset d;
+  d.format = "files";
+  d.images = std::move(entries);
+  return d;
+}
+
+/// score() over a list of image files (as_dataset).
+inline run_report score(const std::vector<dataset_entry>& data, const score_options& options,
+                        const block_encoder_fn& encoder, checkpoint* ckpt = nullptr,
+                        const progress_fn& progress = {}) {
+  return score(as_dataset(data), options, encoder, ckpt, progress);
+}
+inline run_report score(const std::vector<dataset_entry>& data, const score_options& options,
+                        const encoder_fn& encoder, checkpoint* ckpt = nullptr,
+                        const progress_fn& progress = {}) {
+  return score(as_dataset(data), options, encoder, ckpt, progress);
 }
 
 }  // namespace vdiv::estimator

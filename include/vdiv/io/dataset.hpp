@@ -2,7 +2,8 @@
 /// @file
 /// One dataset type for every reader: images with their size and boxes, each at a stable index,
 /// with a content signature; the table of dataset formats (scenes, COCO, ImageFolder + pseudo
-/// boxes, Fashion-MNIST) that fill it; and the rule that picks the images of a pair.
+/// boxes, Fashion-MNIST) that fill it. The rule that picks the images of a pair is
+/// io::pair_images (pair_images.hpp, no dependency beyond the samplers).
 ///
 /// `vdiv score`, the trainers and the evaluation load data through load_dataset(). To add a
 /// dataset format, write its loader (a function filling an io::dataset) and add one row to
@@ -26,13 +27,13 @@
 
 #include "../core/box.hpp"
 #include "../core/error.hpp"
-#include "../sampling/pair_sampler.hpp"
 #include "../sampling/presets.hpp"
 #include "coco.hpp"
 #include "fashion_mnist.hpp"
 #include "fingerprint.hpp"
 #include "image.hpp"
 #include "image_folder.hpp"
+#include "pair_images.hpp"
 
 namespace vdiv::io {
 
@@ -279,27 +280,6 @@ inline dataset load_dataset(std::string_view format, const std::filesystem::path
   out.default_preset = f.default_preset;
   if (out.images.empty()) vdiv::detail::throw_io(path, "holds no images");
   return out;
-}
-
-/// The two images a pair's views come from, as positions in a list of n images.
-struct image_pair {
-  std::uint32_t first = 0, second = 0;
-  friend constexpr bool operator==(const image_pair&, const image_pair&) = default;
-};
-
-/// The pair rule, used by every caller (`vdiv score`, the trainers, the Python wrappers): view 1
-/// comes from key.index; view 2 from the same image, except for two-image configs
-/// (lower_bound), where it comes from lower_bound_partner(key, n), uniform over the others.
-/// @throws vdiv::invalid_argument for a two-image config with n < 2.
-inline image_pair pair_images(bool two_images, sample_key key, std::uint32_t n) {
-  return {key.index, two_images ? lower_bound_partner(key, n) : key.index};
-}
-
-/// pair_images for a sampler (pair_sampler, multi_crop_sampler): its needs_second_image().
-template <class Sampler>
-  requires requires(const Sampler& s) { { s.needs_second_image() } -> std::convertible_to<bool>; }
-inline image_pair pair_images(const Sampler& sampler, sample_key key, std::uint32_t n) {
-  return pair_images(bool(sampler.needs_second_image()), key, n);
 }
 
 }  // namespace vdiv::io
