@@ -20,9 +20,8 @@
 #include <vdiv/core/box.hpp>
 #include <vdiv/core/error.hpp>
 #include <vdiv/core/random.hpp>
-#include <vdiv/io/coco.hpp>
+#include <vdiv/io/dataset.hpp>
 #include <vdiv/io/image.hpp>
-#include <vdiv/io/image_folder.hpp>
 #include <vdiv/sampling/multi_crop.hpp>
 #include <vdiv/sampling/pair_sampler.hpp>
 #include <vdiv/sampling/presets.hpp>
@@ -34,12 +33,7 @@ namespace vdiv::train {
 /// photometric augmentations use this one.
 inline constexpr std::uint16_t augment_stream = 0x0A00;
 
-struct train_image {
-  std::filesystem::path file;
-  std::int32_t width = 0, height = 0;
-  std::vector<box> boxes;
-  std::int32_t label = -1;
-};
+using train_image = io::dataset_image;  ///< file, size, boxes, label
 
 /// The images of a training set, with their boxes, and (optionally) their decoded pixels.
 struct train_set {
@@ -65,17 +59,11 @@ inline io::image_u8 to_rgb(io::image_u8 im) {
 inline train_set load_train_set(const std::filesystem::path& dir, std::size_t cache_bytes,
                                 unsigned threads = 2, std::uint32_t limit = 0) {
   train_set set;
-  if (std::filesystem::exists(dir / "instances.json")) {
-    auto coco = io::load_coco(dir / "instances.json", dir / "images");
-    for (auto& im : coco.images)
-      set.images.push_back({coco.image_dir / im.file_name, im.width, im.height, im.boxes, -1});
-  } else if (std::filesystem::is_directory(dir)) {
-    auto folder = io::load_image_folder(dir);
-    for (auto& im : folder.images) set.images.push_back({im.file, 0, 0, im.boxes, im.label});
-  } else {
+  if (!std::filesystem::is_directory(dir)) {
     throw io_error("training data: " + dir.string() +
                    " is neither a COCO folder (instances.json + images/) nor an ImageFolder");
   }
+  set.images = io::load_dataset(io::detect_dataset_format(dir), dir).images;
   if (limit > 0 && set.images.size() > limit) set.images.resize(limit);
   std::size_t bytes = 0;
   for (auto& im : set.images) bytes += std::size_t(std::max(im.width, 1)) * std::max(im.height, 1) * 3;
@@ -147,7 +135,8 @@ struct pair_batch {
   std::uint64_t attempts = 0;
 };
 
-/// Builds MoCo-v2 batches: crops from `sampler` (lower_bound: view 2 from the partner image),
+/// Builds MoCo-v2 batches: crops from `sampler` (lower_bound: view 2 from the partner image,
+/// io::pair_images),
 /// MoCo-v2 augmentations per view.
 struct pair_batch_maker {
   const train_set* set;
@@ -167,14 +156,8 @@ struct pair_batch_maker {
     for (std::int64_t i = 0; i < b; ++i) {
       const std::uint32_t idx = indices[i];
       const sample_key key{.seed = seed, .epoch = epoch, .index = idx};
-      pair_sample s;
-      std::uint32_t second = idx;
-      if (sampler->needs_second_image()) {
-        second = lower_bound_partner(key, set->size());
-        s = sampler->sample(boxes_of(*set, idx), boxes_of(*set, second), key);
-      } else {
-        s = sampler->sample(boxes_of(*set, idx), key);
-      }
+      const std::uint32_t second = io::pair_images(*sampler, key, set->size()).second;
+      const pair_sample s = sampler->sample(boxes_of(*set, idx), boxes_of(*set, second), key);
       out.fallbacks += s.fell_back ? 1u : 0u;
       out.attempts += s.attempts;
       const auto first_px = pixels_of(*set, idx);
@@ -204,7 +187,7 @@ struct multi_batch {
 
 /// Builds DINO multi-crop batches from a vdiv multi_crop_sampler: views 0-1 global (DINO's two
 /// global pipelines), the rest local. lower_bound: the partner image is
-/// lower_bound_partner(key, N) as in pair_batch_maker; global 1 and the odd local crops (local
+/// io::pair_images(sampler, key, N).second as in pair_batch_maker; global 1 and the odd local crops (local
 /// j belongs to global j % 2, the sampler's rule) are cut from it.
 struct multi_batch_maker {
   const train_set* set;
@@ -226,9 +209,8 @@ struct multi_batch_maker {
       const std::uint32_t idx = indices[i];
       const sample_key key{.seed = seed, .epoch = epoch, .index = idx};
       const bool two = sampler->needs_second_image();
-      const std::uint32_t second = two ? lower_bound_partner(key, set->size()) : idx;
-      const auto ms = two ? sampler->sample(boxes_of(*set, idx), boxes_of(*set, second), key)
-                          : sampler->sample(boxes_of(*set, idx), key);
+      const std::uint32_t second = io::pair_images(*sampler, key, set->size()).second;
+      const auto ms = sampler->sample(boxes_of(*set, idx), boxes_of(*set, second), key);
       VDIV_EXPECTS(ms.views.size() == nviews,
                    "multi_batch_maker: the sampler returned another number of views than asked");
       out.fallbacks += ms.fell_back ? 1u : 0u;

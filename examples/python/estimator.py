@@ -46,9 +46,7 @@ def select_images(count, fraction, seed):
 def pair_patches(sampler, data, selected, pair, seed, strategy, view_size, patch_size):
     """The 2 x P patches of pair `pair` as float32 (2P, 3, s, s) in [0, 1], or None if it fell back."""
     epoch, index = divmod(pair, len(selected))
-    first = selected[index]
-    second = selected[vdiv.lower_bound_partner(seed, epoch, index, len(selected))] \
-        if sampler.needs_second_image else first
+    first, second = (selected[i] for i in sampler.pair_images(epoch, index, len(selected)))
     images = [vdiv.read_image(data[first][0])]
     images.append(vdiv.read_image(data[second][0]) if second != first else images[0])
     other = (images[1].shape[1], images[1].shape[0], data[second][1]) if sampler.needs_second_image else None

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include <vdiv/core/error.hpp>
+#include <vdiv/io/pair_images.hpp>
 #include <vdiv/sampling/multi_crop.hpp>
 #include <vdiv/sampling/pair_sampler.hpp>
 #include <vdiv/sampling/patches.hpp>
@@ -212,6 +213,11 @@ class pair_sampler_py {
   bool needs_second_image() const { return sampler_.needs_second_image(); }
   const vdiv::pair_options& options() const { return sampler_.options(); }
   std::uint64_t seed() const { return seed_; }
+  std::pair<std::uint32_t, std::uint32_t> pair_images(std::uint32_t epoch, std::uint32_t index,
+                                                      std::uint32_t dataset_size) const {
+    const auto p = vdiv::io::pair_images(sampler_, {seed_, epoch, index}, dataset_size);
+    return {p.first, p.second};
+  }
 
  private:
   vdiv::pair_sample sample_one(const image_arg& first, const std::optional<image_arg>& second,
@@ -268,6 +274,11 @@ class multi_crop_sampler_py {
   bool needs_second_image() const { return sampler_.needs_second_image(); }
   const vdiv::pair_options& global_options() const { return sampler_.global_options(); }
   std::uint64_t seed() const { return seed_; }
+  std::pair<std::uint32_t, std::uint32_t> pair_images(std::uint32_t epoch, std::uint32_t index,
+                                                      std::uint32_t dataset_size) const {
+    const auto p = vdiv::io::pair_images(sampler_, {seed_, epoch, index}, dataset_size);
+    return {p.first, p.second};
+  }
   std::uint32_t local_crops() const { return sampler_.options().local_crops; }
 
  private:
@@ -398,6 +409,8 @@ name and edit it, or set every field by keyword.)doc")
       .def("sample_batch", &pair_sampler_py::sample_batch, py::arg("widths"), py::arg("heights"),
            py::arg("boxes_list"), py::arg("epoch"), py::arg("indices"), py::kw_only(),
            py::arg("second") = py::none(), py::arg("threads") = 1)
+      .def("pair_images", &pair_sampler_py::pair_images, py::arg("epoch"), py::arg("index"),
+           py::arg("dataset_size"), "The images (first, second) pair `index` of `epoch` takes its views from (vdiv::io::pair_images): second is first except for lower_bound.")
       .def_property_readonly("needs_second_image", &pair_sampler_py::needs_second_image)
       .def_property_readonly("options", &pair_sampler_py::options)
       .def_property_readonly("seed", &pair_sampler_py::seed);
@@ -422,6 +435,8 @@ name and edit it, or set every field by keyword.)doc")
       .def("sample", &multi_crop_sampler_py::sample, py::arg("width"), py::arg("height"),
            py::arg("boxes") = py::none(), py::arg("epoch") = 0, py::arg("index") = 0, py::kw_only(),
            py::arg("second") = py::none(), py::arg("return_info") = false)
+      .def("pair_images", &multi_crop_sampler_py::pair_images, py::arg("epoch"), py::arg("index"),
+           py::arg("dataset_size"), "The images (first, second) pair `index` of `epoch` takes its views from (vdiv::io::pair_images): second is first except for lower_bound.")
       .def_property_readonly("needs_second_image", &multi_crop_sampler_py::needs_second_image)
       .def_property_readonly("options", &multi_crop_sampler_py::global_options)
       .def_property_readonly("seed", &multi_crop_sampler_py::seed)

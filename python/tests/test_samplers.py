@@ -136,3 +136,16 @@ def test_patches_and_crops_match_the_estimator_helpers():
         img = (np.arange(40 * 30 * 3) % 251).astype(np.uint8).reshape(30, 40, 3)
         out = vdiv.crop_resize(img, (5, 5, 20, 10), 8, 8)
         assert out.shape == (8, 8, 3) and out.dtype == np.uint8
+
+
+def test_pair_images_is_the_one_rule():
+    """PairSampler/MultiCropSampler.pair_images: (index, index), or lower_bound's partner."""
+    lower = vdiv.PairSampler("coco:lower_bound", seed=4)
+    base = vdiv.PairSampler("coco:baseline", seed=4)
+    multi = vdiv.MultiCropSampler("coco:lower_bound", seed=4)
+    for i in range(20):
+        assert base.pair_images(1, i, 20) == (i, i)
+        assert lower.pair_images(1, i, 20) == (i, vdiv.lower_bound_partner(4, 1, i, 20))
+        assert multi.pair_images(1, i, 20) == lower.pair_images(1, i, 20)
+    with pytest.raises(ValueError):
+        lower.pair_images(0, 0, 1)

@@ -15,7 +15,7 @@ import torch
 from torch.utils.data import Dataset
 from torchvision.transforms import functional as F
 
-from . import MultiCropSampler, PairSampler, lower_bound_partner
+from . import MultiCropSampler, PairSampler
 
 __all__ = ["PairDataset", "MultiCropDataset", "as_tensor_image"]
 
@@ -63,7 +63,7 @@ class _ViewDataset(Dataset):
 
     def _second(self, index):
         """lower_bound's other image: (image, (width, height, boxes), its index)."""
-        partner = lower_bound_partner(self.sampler.seed, self.epoch, index, len(self.base))
+        _, partner = self.sampler.pair_images(self.epoch, index, len(self.base))
         image, boxes = self._item(partner)
         return image, (image.shape[2], image.shape[1], boxes), partner
 
