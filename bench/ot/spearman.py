@@ -1,6 +1,6 @@
 #!/usr/bin/python3
-"""How well does Sinkhorn (T = 10) rank pairs like the exact EMD, per reg? (DESIGN.md claims
-reg 0.03-0.05 gives Spearman rho >= 0.997.) Runs `vdiv ot` on synthetic view pairs whose
+"""How well does Sinkhorn (T = 10) rank pairs like the exact EMD, per reg? (The claim under
+test: reg 0.03-0.05 gives Spearman rho >= 0.997.) Runs `vdiv ot` on synthetic view pairs whose
 diversity spans the range (Y's patches mix the scene of X and another scene with a per-pair
 factor), N = 13, D = 2048, and prints rho(S_sinkhorn(reg), S_exact).
 

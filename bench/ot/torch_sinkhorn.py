@@ -1,6 +1,6 @@
 #!/usr/bin/python3
-"""PyTorch batched Sinkhorn baseline for the CUDA benchmark (DESIGN.md section 6: vdiv's fused
-kernel should be >= 3x this on the same GPU). Same math as vdiv / POT: C = 1 - cos (bmm on
+"""PyTorch batched Sinkhorn baseline for the CUDA benchmark (the goal: vdiv's fused kernel
+>= 3x this on the same GPU). Same math as vdiv / POT: C = 1 - cos (bmm on
 normalised features), uniform marginals, u = 1/N, v = 1/M, T times {v = b / K^T u;
 u = 1 / (diag(1/a) K v)}, S = <P, 1 - C>.
 
