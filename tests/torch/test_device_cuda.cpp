@@ -120,7 +120,7 @@ TEST_CASE("fp16 autocast on CUDA with the loss scaler: a finite MoCo step") {
   vt::dynamic_loss_scaler scaler(true);
   auto v1 = torch::randn({4, 3, 16, 16}).to(gpu), v2 = torch::randn({4, 3, 16, 16}).to(gpu);
   auto [loss, logits, k] = m.forward(v1, v2, vdiv::rng_key{.seed = vdiv::test::seed()});
-  CHECK(loss.scalar_type() == torch::kFloat);
+  CHECK((loss.scalar_type() == torch::kFloat));
   opt.zero_grad();
   scaler.scale(loss).backward();
   const bool finite = scaler.unscale_(m.query->parameters());

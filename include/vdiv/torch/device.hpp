@@ -181,7 +181,7 @@ class dynamic_loss_scaler {
  public:
   dynamic_loss_scaler() = default;
   explicit dynamic_loss_scaler(bool enabled, loss_scaler_options o = {})
-      : enabled_(enabled), o_(o), scale_(o.init_scale) {
+      : enabled_(enabled), o_(o), scale_(enabled ? o.init_scale : 1.0) {
     VDIV_EXPECTS(o.init_scale > 0 && o.growth_factor > 1 && o.backoff_factor > 0 && o.backoff_factor < 1 &&
                      o.growth_interval >= 1,
                  "dynamic_loss_scaler: need init_scale > 0, growth_factor > 1, 0 < backoff_factor < 1, "
