@@ -138,11 +138,51 @@ VDIV_HOST_DEVICE constexpr double log(double x) {
   return add(mul(double(e), ln2_hi), add(mul(double(e), ln2_lo), log_m));
 }
 
+/// The correctly rounded square root in integer arithmetic only (digit by digit, round to
+/// nearest even): for constant evaluation where the compiler does not fold __builtin_sqrt
+/// (clang). Equal to the IEEE 754 square root for every double (tests/core/test_sqrt.cpp).
+VDIV_HOST_DEVICE constexpr double sqrt_exact(double x) {
+  if (x != x || x < 0.0) return std::numeric_limits<double>::quiet_NaN();
+  if (x == 0.0 || x == std::numeric_limits<double>::infinity()) return x;
+  if (x < std::numeric_limits<double>::min()) {  // subnormal: scale by 2^108, exactly
+    return sqrt_exact(x * 0x1p108) * 0x1p-54;
+  }
+  const auto bits = std::bit_cast<std::uint64_t>(x);
+  std::uint64_t m = (bits & ((std::uint64_t(1) << 52) - 1)) | (std::uint64_t(1) << 52);
+  int e = int((bits >> 52) & 0x7FF) - 1075;  // x = m 2^e
+  if (e & 1) {
+    m <<= 1;
+    --e;
+  }
+  // q = floor(sqrt(m 2^56)), 55 bits, from the 2-bit groups of m 2^56 (the low 56 bits are 0).
+  std::uint64_t q = 0, r = 0;
+  for (int i = 54; i >= 0; --i) {
+    const std::uint64_t two = 2 * i >= 56 ? (m >> (2 * i - 56)) & 3 : 0;
+    r = (r << 2) | two;
+    const std::uint64_t t = (q << 2) | 1;
+    if (r >= t) {
+      r -= t;
+      q = (q << 1) | 1;
+    } else {
+      q <<= 1;
+    }
+  }
+  std::uint64_t root = q >> 2;  // 53 bits; then round to nearest, ties to even
+  const bool half = (q & 2) != 0, sticky = (q & 1) != 0 || r != 0;
+  if (half && (sticky || (root & 1))) ++root;
+  // sqrt(x) = sqrt(m 2^56) 2^(e / 2 - 28) = root 2^(e / 2 - 26); a normal power of two.
+  const double scale = std::bit_cast<double>(std::uint64_t(e / 2 - 26 + 1023) << 52);
+  return double(root) * scale;
+}
+
 /// The correctly rounded square root (IEEE 754, also CUDA's double sqrt and GCC's constant
 /// folding), so a decision on it is the same on host, device and at compile time.
 VDIV_HOST_DEVICE constexpr double sqrt(double x) {
 #if VDIV_IN_DEVICE_CODE
   if (!std::is_constant_evaluated()) return ::sqrt(x);
+#endif
+#if defined(__clang__)
+  if (std::is_constant_evaluated()) return sqrt_exact(x);
 #endif
   return __builtin_sqrt(x);
 }

@@ -28,21 +28,18 @@
 /// Needs the `vdiv::io` CMake target.
 
 #include <algorithm>
-#include <atomic>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
-#include <exception>
 #include <filesystem>
-#include <mutex>
 #include <numbers>
 #include <ostream>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "../core/box.hpp"
 #include "../core/error.hpp"
+#include "../core/parallel.hpp"
 #include "../core/random.hpp"
 #include "coco.hpp"
 #include "fashion_mnist.hpp"
@@ -490,44 +487,26 @@ inline scene_summary make_scenes(const scene_options& options) {
   std::vector<std::vector<scene_object>> objects(options.count);
   std::vector<std::uint32_t> failed(options.count, 0);
   std::vector<std::string> relative(options.count);
-  std::atomic<std::uint32_t> next{0};
-  std::exception_ptr first_error;
-  std::mutex error_mutex;
-  auto worker = [&] {
-    for (;;) {
-      const std::uint32_t i = next.fetch_add(1);
-      if (i >= options.count) return;
-      try {
-        scene s = render_scene(options, items, i);
-        std::string rel = scene_file_name(i);
-        if (!coco) {
-          // Label by the largest object (by mask area); generated scenes always have >= 1.
-          std::int32_t label = 0;
-          std::int64_t best = -1;
-          for (const auto& o : s.objects) {
-            if (o.mask_area > best) best = o.mask_area, label = o.label;
-          }
-          rel = scene_class_folder(label) + "/" + rel;
-        }
-        write_jpeg(image_dir / rel, s.image, options.jpeg_quality);
-        objects[i] = std::move(s.objects);
-        failed[i] = s.failed_placements;
-        relative[i] = std::move(rel);
-      } catch (...) {
-        std::lock_guard lock(error_mutex);
-        if (!first_error) first_error = std::current_exception();
-        next.store(options.count);
+  // Scene i depends only on (options, items, i); a failure stops the later blocks and the
+  // lowest failing scene's error is rethrown (vdiv/core/parallel.hpp).
+  vdiv::parallel_for(options.count, options.threads, [&](std::int64_t index) {
+    const auto i = static_cast<std::uint32_t>(index);
+    scene s = render_scene(options, items, i);
+    std::string rel = scene_file_name(i);
+    if (!coco) {
+      // Label by the largest object (by mask area); generated scenes always have >= 1.
+      std::int32_t label = 0;
+      std::int64_t best = -1;
+      for (const auto& o : s.objects) {
+        if (o.mask_area > best) best = o.mask_area, label = o.label;
       }
+      rel = scene_class_folder(label) + "/" + rel;
     }
-  };
-  const unsigned threads = std::max(1u, std::min(options.threads ? options.threads
-                                                                  : std::thread::hardware_concurrency(),
-                                                 options.count));
-  std::vector<std::thread> pool;
-  for (unsigned t = 1; t < threads; ++t) pool.emplace_back(worker);
-  worker();
-  for (auto& t : pool) t.join();
-  if (first_error) std::rethrow_exception(first_error);
+    write_jpeg(image_dir / rel, s.image, options.jpeg_quality);
+    objects[i] = std::move(s.objects);
+    failed[i] = s.failed_placements;
+    relative[i] = std::move(rel);
+  });
 
   scene_summary summary;
   summary.images = options.count;

@@ -12,4 +12,5 @@
 #include "exact.hpp"
 #include "marginals.hpp"
 #include "sinkhorn.hpp"
+#include "solvers.hpp"
 #include "types.hpp"

@@ -36,6 +36,10 @@ struct sinkhorn_workspace {
   column_vector<T> u, v, u_prev, v_prev, ktu, tmp;
   row_matrix<T> packed_k, packed_kpt;  ///< K and Kp^T with rows padded to whole SIMD packets
   column_vector<T> packed_b, packed_u, packed_v;
+  /// The log-domain solver's (sinkhorn_log_plan): log K = -C / reg, the log scalings
+  /// log u and log v (POT's f / reg and g / reg), and log a, log b.
+  row_matrix<T> log_kernel;
+  column_vector<T> log_u, log_v, log_a, log_b;
 };
 
 namespace detail {
@@ -244,34 +248,33 @@ sinkhorn_status sinkhorn_log_plan(const row_matrix<T>& cost, const column_vector
                                   row_matrix<T>& plan, sinkhorn_workspace<T>& ws) {
   const auto n = cost.rows(), m = cost.cols();
   const T neg_reg = T(-o.reg);
-  // ws.kernel holds Mr = -C / reg here.
-  ws.kernel = cost / neg_reg;
-  ws.u.setZero(n);
-  ws.v.setZero(m);
-  ws.u_prev = a.array().log();  // log a
-  ws.v_prev = b.array().log();  // log b
+  ws.log_kernel = cost / neg_reg;  // Mr = -C / reg
+  ws.log_u.setZero(n);
+  ws.log_v.setZero(m);
+  ws.log_a = a.array().log();
+  ws.log_b = b.array().log();
   sinkhorn_status st;
   for (int it = 0; it < o.iters; ++it) {
     for (Eigen::Index j = 0; j < m; ++j) {  // v_j = log b_j - logsumexp_i(Mr_ij + u_i)
       T mx = -std::numeric_limits<T>::infinity();
-      for (Eigen::Index i = 0; i < n; ++i) mx = std::max(mx, ws.kernel(i, j) + ws.u(i));
+      for (Eigen::Index i = 0; i < n; ++i) mx = std::max(mx, ws.log_kernel(i, j) + ws.log_u(i));
       T s = 0;
-      for (Eigen::Index i = 0; i < n; ++i) s += std::exp(ws.kernel(i, j) + ws.u(i) - mx);
-      ws.v(j) = ws.v_prev(j) - (std::log(s) + mx);
+      for (Eigen::Index i = 0; i < n; ++i) s += std::exp(ws.log_kernel(i, j) + ws.log_u(i) - mx);
+      ws.log_v(j) = ws.log_b(j) - (std::log(s) + mx);
     }
     for (Eigen::Index i = 0; i < n; ++i) {  // u_i = log a_i - logsumexp_j(Mr_ij + v_j)
       T mx = -std::numeric_limits<T>::infinity();
-      for (Eigen::Index j = 0; j < m; ++j) mx = std::max(mx, ws.kernel(i, j) + ws.v(j));
+      for (Eigen::Index j = 0; j < m; ++j) mx = std::max(mx, ws.log_kernel(i, j) + ws.log_v(j));
       T s = 0;
-      for (Eigen::Index j = 0; j < m; ++j) s += std::exp(ws.kernel(i, j) + ws.v(j) - mx);
-      ws.u(i) = ws.u_prev(i) - (std::log(s) + mx);
+      for (Eigen::Index j = 0; j < m; ++j) s += std::exp(ws.log_kernel(i, j) + ws.log_v(j) - mx);
+      ws.log_u(i) = ws.log_a(i) - (std::log(s) + mx);
     }
     st.iterations = it + 1;
     if (o.tol > 0.0 && it % 10 == 0) {
       T err2 = 0;
       for (Eigen::Index j = 0; j < m; ++j) {
         T c = 0;
-        for (Eigen::Index i = 0; i < n; ++i) c += std::exp(ws.kernel(i, j) + ws.u(i) + ws.v(j));
+        for (Eigen::Index i = 0; i < n; ++i) c += std::exp(ws.log_kernel(i, j) + ws.log_u(i) + ws.log_v(j));
         err2 += (c - b(j)) * (c - b(j));
       }
       if (std::sqrt(err2) < T(o.tol)) break;
@@ -279,7 +282,7 @@ sinkhorn_status sinkhorn_log_plan(const row_matrix<T>& cost, const column_vector
   }
   plan.resize(n, m);
   for (Eigen::Index i = 0; i < n; ++i)
-    for (Eigen::Index j = 0; j < m; ++j) plan(i, j) = std::exp(ws.kernel(i, j) + ws.u(i) + ws.v(j));
+    for (Eigen::Index j = 0; j < m; ++j) plan(i, j) = std::exp(ws.log_kernel(i, j) + ws.log_u(i) + ws.log_v(j));
   return st;
 }
 

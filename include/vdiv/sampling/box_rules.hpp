@@ -197,7 +197,7 @@ VDIV_HOST_DEVICE constexpr void block_background_rejections(bool iou_rule, doubl
       const double bh = math::sub(double(b.y1), double(b.y0));
       const double ab = boxes.area(i);
       // boxes the exact test passes on areas alone never reject (avoids_boxes)
-      const bool areas_pass = iou_rule & ((ab < math::mul(t, av)) | (av < math::mul(t, ab)));
+      const bool areas_pass = iou_rule & bool(int(ab < math::mul(t, av)) | int(av < math::mul(t, ab)));
       const double need = sure_need(share, iou_rule ? math::add(av, ab) : av);
       const double mw = min_of(cw, bw), mh = min_of(ch, bh);
       const double full = math::mul(mw, mh);

@@ -14,11 +14,11 @@
 #include <ostream>
 #include <span>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "../core/box.hpp"
 #include "../core/error.hpp"
+#include "../core/parallel.hpp"
 #include "../core/random.hpp"
 #include "constraints.hpp"
 #include "pair_core.hpp"
@@ -192,13 +192,9 @@ inline sampling_stats sample_pairs(const pair_sampler& sampler, std::span<const 
   for (std::size_t i = 0; i < images.size(); ++i)
     validate(images[i], ("image " + std::to_string(i)).c_str());
   const auto n = std::uint32_t(images.size());
-  if (threads == 0) threads = std::max(1u, std::thread::hardware_concurrency());
-  threads = std::min<unsigned>(threads, std::max(1u, n));
-  std::vector<sampling_stats> partial(threads);
-  auto work = [&](unsigned t) {
-    const std::uint32_t begin = std::uint32_t(std::uint64_t(n) * t / threads);
-    const std::uint32_t end = std::uint32_t(std::uint64_t(n) * (t + 1) / threads);
-    for (std::uint32_t i = begin; i < end; ++i) {
+  std::vector<sampling_stats> partial(parallel_workers(n, threads));
+  parallel_for_blocks(n, threads, [&](std::int64_t begin, std::int64_t end, unsigned t) {
+    for (auto i = std::uint32_t(begin); i < std::uint32_t(end); ++i) {
       const sample_key key{seed, epoch, i};
       const image_ref first = to_ref(images[i]);
       const image_ref second =
@@ -206,15 +202,7 @@ inline sampling_stats sample_pairs(const pair_sampler& sampler, std::span<const 
       out[i] = sample_pair(o, first, second, key);
       partial[t].add(out[i]);
     }
-  };
-  if (threads == 1) {
-    work(0);
-  } else {
-    std::vector<std::thread> pool;
-    pool.reserve(threads);
-    for (unsigned t = 0; t < threads; ++t) pool.emplace_back(work, t);
-    for (auto& th : pool) th.join();
-  }
+  });
   sampling_stats total;
   for (const auto& s : partial) total += s;
   return total;

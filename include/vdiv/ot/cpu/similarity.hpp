@@ -5,18 +5,18 @@
 
 #include <algorithm>
 #include <cmath>
-#include <exception>
 #include <span>
 #include <string>
-#include <thread>
 #include <type_traits>
 #include <vector>
 
 #include "../../core/error.hpp"
+#include "../../core/parallel.hpp"
 #include "../cost.hpp"
 #include "../exact.hpp"
 #include "../marginals.hpp"
 #include "../sinkhorn.hpp"
+#include "../solvers.hpp"
 #include "../types.hpp"
 
 namespace vdiv {
@@ -51,13 +51,10 @@ void item_marginals(const emd_options& o, const ot_buffers<T>& buf, std::int64_t
   }
 }
 
-/// Solves one item; returns S and writes the plan to ws.plan.
+/// The CPU implementation of every solver of the registry (ot/solvers.hpp): the plan of the
+/// item's cost and marginals into ws.plan, its counters into rep. A new solver adds its case here.
 template <class T>
-T solve_item(const feature_batch<T>& x, const feature_batch<T>& y, std::int64_t item,
-             const emd_options& o, const ot_buffers<T>& buf, cpu_pair_workspace<T>& ws,
-             ot_report& rep) {
-  compute_pair_cost(x, y, item, ws.pc);
-  item_marginals(o, buf, item, ws);
+void solve_plan(const emd_options& o, cpu_pair_workspace<T>& ws, ot_report& rep) {
   switch (o.solver) {
     case solver_kind::sinkhorn: {
       const auto st = sinkhorn_plan(ws.pc.cost, ws.a, ws.b, o, ws.plan, ws.sk);
@@ -68,19 +65,29 @@ T solve_item(const feature_batch<T>& x, const feature_batch<T>& y, std::int64_t 
         rep.sinkhorn_iterations += log_st.iterations;
         ++rep.sinkhorn_log_fallbacks;
       }
-      break;
+      return;
     }
     case solver_kind::sinkhorn_log: {
       const auto st = sinkhorn_log_plan(ws.pc.cost, ws.a, ws.b, o, ws.plan, ws.sk);
       rep.sinkhorn_iterations += st.iterations;
-      break;
+      return;
     }
     case solver_kind::exact: {
       const auto st = exact_plan(ws.pc.cost, ws.a, ws.b, ws.plan, ws.ex);
       rep.exact_pivot_limit += st.pivot_limit;
-      break;
+      return;
     }
   }
+}
+
+/// Solves one item; returns S and writes the plan to ws.plan.
+template <class T>
+T solve_item(const feature_batch<T>& x, const feature_batch<T>& y, std::int64_t item,
+             const emd_options& o, const ot_buffers<T>& buf, cpu_pair_workspace<T>& ws,
+             ot_report& rep) {
+  compute_pair_cost(x, y, item, ws.pc);
+  item_marginals(o, buf, item, ws);
+  solve_plan(o, ws, rep);
   T s = 0;
   const auto n = ws.plan.rows(), m = ws.plan.cols();
   for (Eigen::Index i = 0; i < n; ++i)
@@ -103,9 +110,7 @@ void check_similarity_args(const cpu& backend, const feature_batch<T>& x,
                    "), got " + std::to_string(out_size));
   VDIV_EXPECTS(backend.threads >= 1,
                "cpu::threads must be >= 1 (got " + std::to_string(backend.threads) + ")");
-  if (o.solver != solver_kind::exact) check_sinkhorn_options(o);
-  VDIV_EXPECTS(std::isfinite(o.cross_reference_eps) && o.cross_reference_eps > 0.0,
-               "emd_options::cross_reference_eps must be finite and > 0");
+  check_options(o);  // the registry's one check (ot/solvers.hpp)
   if (o.weights == marginal_kind::user) {
     VDIV_EXPECTS(buf.a.data && buf.b.data,
                  "marginal_kind::user needs both ot_buffers::a and ot_buffers::b");
@@ -150,30 +155,17 @@ void similarity(cpu backend, feature_batch<T> x, feature_batch<T> y, std::span<T
     if (buf.report) *buf.report += rep;
     return;
   }
-  std::vector<ot_report> reports(nt);
-  std::vector<std::exception_ptr> errors(nt);
-  auto run = [&](int t) {
-    const std::int64_t lo = batch * t / nt, hi = batch * (t + 1) / nt;
-    try {
-      detail::cpu_pair_workspace<T> ws;
-      for (std::int64_t b = lo; b < hi; ++b) {
-        out[b] = detail::solve_item(x, y, b, o, buf, ws, reports[t]);
-        store_plan(b, ws);
-      }
-    } catch (...) {
-      errors[t] = std::current_exception();
-    }
-  };
-  {
-    std::vector<std::thread> pool;
-    pool.reserve(nt - 1);
-    for (int t = 1; t < nt; ++t) pool.emplace_back(run, t);
-    run(0);
-    for (auto& th : pool) th.join();
-  }
-  // The first failing block holds the first failing item: same error for any thread count.
-  for (auto& e : errors)
-    if (e) std::rethrow_exception(e);
+  std::vector<ot_report> reports(static_cast<std::size_t>(nt));
+  // Static blocks: each item is solved by the same code whatever the thread count, and the
+  // first failing block holds the first failing item: the same error for any thread count.
+  parallel_for_blocks(batch, static_cast<unsigned>(nt),
+                      [&](std::int64_t lo, std::int64_t hi, unsigned t) {
+                        detail::cpu_pair_workspace<T> ws;
+                        for (std::int64_t b = lo; b < hi; ++b) {
+                          out[b] = detail::solve_item(x, y, b, o, buf, ws, reports[t]);
+                          store_plan(b, ws);
+                        }
+                      });
   if (buf.report) {
     for (const auto& r : reports) *buf.report += r;
   }
@@ -187,5 +179,16 @@ std::vector<T> similarity(cpu backend, feature_batch<T> x, feature_batch<T> y,
   similarity(backend, x, y, std::span<T>(out), o, buf);
   return out;
 }
+
+// Compile time: the float and double engines take ~15 s each to instantiate at -O3 in every
+// translation unit that calls (or includes an inline caller of) similarity(cpu). Define
+// VDIV_OT_EXTERN_TEMPLATES for the whole program and include <vdiv/ot/instantiate.hpp> in ONE
+// of its .cpp files: the other TUs then only declare them (figures: bench/README.md).
+#if defined(VDIV_OT_EXTERN_TEMPLATES)
+extern template void similarity<float>(cpu, feature_batch<float>, feature_batch<float>, std::span<float>,
+                                       const emd_options&, const ot_buffers<float>&);
+extern template void similarity<double>(cpu, feature_batch<double>, feature_batch<double>,
+                                        std::span<double>, const emd_options&, const ot_buffers<double>&);
+#endif
 
 }  // namespace vdiv
