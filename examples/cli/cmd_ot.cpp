@@ -13,11 +13,13 @@
 #include <cstdint>
 #include <cstdio>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 #include <vdiv/core/error.hpp>
 #include <vdiv/io/npy.hpp>
 #include <vdiv/ot/similarity.hpp>
+#include <vdiv/ot/solvers.hpp>
 
 #include "command.hpp"
 
@@ -59,38 +61,22 @@ feature_array load_features(const std::string& path, const char* which) {
 
 void print_json(const std::vector<float>& s, const std::vector<float>* plan, std::int64_t n,
                 std::int64_t m, const vdiv::ot_report& report) {
-  std::string out = "{\"similarity\":[";
-  char buf[32];
-  for (std::size_t b = 0; b < s.size(); ++b) {
-    std::snprintf(buf, sizeof buf, "%s%.9g", b ? "," : "", static_cast<double>(s[b]));
-    out += buf;
-  }
-  out += "]";
+  nlohmann::ordered_json out;  // keys in the documented order
+  out["similarity"] = s;  // floats: the shortest text that reads back as the same float
   if (plan) {
-    out += ",\"plan\":[";
+    auto& p = out["plan"] = nlohmann::ordered_json::array();
     for (std::size_t b = 0; b < s.size(); ++b) {
-      out += b ? ",[" : "[";
+      auto& item = p.emplace_back(nlohmann::ordered_json::array());
       for (std::int64_t i = 0; i < n; ++i) {
-        out += i ? ",[" : "[";
-        for (std::int64_t j = 0; j < m; ++j) {
-          std::snprintf(buf, sizeof buf, "%s%.9g", j ? "," : "",
-                        static_cast<double>((*plan)[(b * n + i) * m + j]));
-          out += buf;
-        }
-        out += "]";
+        const auto row = plan->begin() + static_cast<std::ptrdiff_t>((static_cast<std::int64_t>(b) * n + i) * m);
+        item.push_back(std::vector<float>(row, row + m));
       }
-      out += "]";
     }
-    out += "]";
   }
-  std::snprintf(buf, sizeof buf, ",\"sinkhorn_log_fallbacks\":%lld",
-                static_cast<long long>(report.sinkhorn_log_fallbacks));
-  out += buf;
-  std::snprintf(buf, sizeof buf, ",\"exact_pivot_limit\":%lld",
-                static_cast<long long>(report.exact_pivot_limit));
-  out += buf;
-  out += "}\n";
-  if (std::fputs(out.c_str(), stdout) == EOF) throw vdiv::io_error("cannot write to standard output");
+  out["sinkhorn_log_fallbacks"] = report.sinkhorn_log_fallbacks;
+  out["exact_pivot_limit"] = report.exact_pivot_limit;
+  const std::string text = out.dump() + "\n";
+  if (std::fputs(text.c_str(), stdout) == EOF) throw vdiv::io_error("cannot write to standard output");
 }
 
 struct ot_args {
@@ -120,12 +106,8 @@ void run_ot(const ot_args& a) {
   }
   static const std::map<std::string, vdiv::marginal_kind> weights{
       {"uniform", vdiv::marginal_kind::uniform}, {"cross_reference", vdiv::marginal_kind::cross_reference}};
-  static const std::map<std::string, vdiv::solver_kind> solvers{
-      {"sinkhorn", vdiv::solver_kind::sinkhorn},
-      {"sinkhorn_log", vdiv::solver_kind::sinkhorn_log},
-      {"exact", vdiv::solver_kind::exact}};
   const vdiv::emd_options o{.weights = weights.at(a.weights),
-                            .solver = solvers.at(a.solver),
+                            .solver = vdiv::parse_solver(a.solver),
                             .reg = a.reg,
                             .iters = a.iters,
                             .tol = a.tol};
@@ -174,8 +156,15 @@ vdiv::cli::register_command reg_ot{"ot", [](CLI::App& app) {
   sub->add_option("--y", args->y, "features of view 2: .npy float32, (M, D) or (B, M, D)")->required();
   sub->add_option("--weights", args->weights, "marginals")
       ->check(CLI::IsMember({"uniform", "cross_reference"}));
-  sub->add_option("--solver", args->solver, "OT solver")
-      ->check(CLI::IsMember({"sinkhorn", "sinkhorn_log", "exact"}));
+  sub->add_option("--solver", args->solver, "OT solver: " + vdiv::solver_names())
+      ->check([](const std::string& v) {  // the registry's names (vdiv/ot/solvers.hpp)
+        try {
+          vdiv::parse_solver(v);
+          return std::string();
+        } catch (const vdiv::invalid_argument& e) {
+          return std::string(e.what());
+        }
+      });
   sub->add_option("--reg", args->reg, "entropic regularisation (Sinkhorn)")
       ->check(vdiv::cli::number_in(0, INFINITY, /*lo_open=*/true));
   sub->add_option("--iters", args->iters, "Sinkhorn iterations")->check(vdiv::cli::number_in(1));

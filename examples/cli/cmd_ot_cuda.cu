@@ -3,6 +3,7 @@
 #include <cuda_runtime.h>
 
 #include <vector>
+#include <vdiv/core/cuda_check.hpp>
 #include <vdiv/ot/cuda/similarity.cuh>
 
 namespace vdiv::cli {
@@ -23,14 +24,14 @@ std::vector<float> ot_similarity_cuda(const feature_batch<float>& x, const featu
     cudaFree(dout);
   };
   try {
-    detail::cuda_check(cudaMalloc(&dx, nx * sizeof(float)), "cudaMalloc x");
-    detail::cuda_check(cudaMalloc(&dy, ny * sizeof(float)), "cudaMalloc y");
-    detail::cuda_check(cudaMalloc(&dout, out.size() * sizeof(float)), "cudaMalloc out");
-    detail::cuda_check(cudaMemcpy(dx, x.data, nx * sizeof(float), cudaMemcpyHostToDevice), "copy x");
-    detail::cuda_check(cudaMemcpy(dy, y.data, ny * sizeof(float), cudaMemcpyHostToDevice), "copy y");
+    cuda_check(cudaMalloc(&dx, nx * sizeof(float)), "cudaMalloc x");
+    cuda_check(cudaMalloc(&dy, ny * sizeof(float)), "cudaMalloc y");
+    cuda_check(cudaMalloc(&dout, out.size() * sizeof(float)), "cudaMalloc out");
+    cuda_check(cudaMemcpy(dx, x.data, nx * sizeof(float), cudaMemcpyHostToDevice), "copy x");
+    cuda_check(cudaMemcpy(dy, y.data, ny * sizeof(float), cudaMemcpyHostToDevice), "copy y");
     similarity(cuda{}, feature_batch<float>{dx, x.batch, x.rows, x.dim},
                feature_batch<float>{dy, y.batch, y.rows, y.dim}, dout, o, &report);
-    detail::cuda_check(cudaMemcpy(out.data(), dout, out.size() * sizeof(float), cudaMemcpyDeviceToHost),
+    cuda_check(cudaMemcpy(out.data(), dout, out.size() * sizeof(float), cudaMemcpyDeviceToHost),
                        "copy similarities");
   } catch (...) {
     free_all();

@@ -14,7 +14,7 @@
 #include <algorithm>
 #include <memory>
 #include <string>
-#include <thread>
+#include <vdiv/core/parallel.hpp>
 #include <vdiv/sampling/box_text.hpp>
 #include <vdiv/sampling/pair_sampler.hpp>
 #include <vdiv/sampling/presets.hpp>
@@ -65,17 +65,11 @@ void run_sample(const sample_args& a) {
     out.assign(n, {});
     // sample_pairs keys sample i of its batch with index i; shift to the global index here.
     const vdiv::image_ref ref = vdiv::to_ref(image);
-    const unsigned threads = a.threads == 0 ? std::max(1u, std::thread::hardware_concurrency()) : a.threads;
-    std::vector<std::thread> pool;
-    auto work = [&](unsigned t) {
-      for (std::uint32_t i = std::uint32_t(std::uint64_t(n) * t / threads);
-           i < std::uint32_t(std::uint64_t(n) * (t + 1) / threads); ++i)
+    vdiv::parallel_for_blocks(n, a.threads, [&](std::int64_t lo, std::int64_t hi, unsigned) {
+      for (auto i = std::uint32_t(lo); i < std::uint32_t(hi); ++i)
         out[i] = vdiv::sample_pair(options, ref, ref,
                                    {a.seed, a.epoch, std::uint32_t(begin + i)});
-    };
-    for (unsigned t = 1; t < threads; ++t) pool.emplace_back(work, t);
-    work(0);
-    for (auto& th : pool) th.join();
+    });
     text.clear();
     char line[256];
     for (std::uint32_t i = 0; i < n; ++i) {

@@ -26,10 +26,7 @@ namespace {
 // race or a wrong thread mapping moves S by far more.
 constexpr double gpu_vs_emulation_tol = 1e-5;
 
-void check_cuda(cudaError_t e, const char* what) {
-  INFO(what << ": " << cudaGetErrorString(e));
-  REQUIRE(e == cudaSuccess);
-}
+void check_cuda(cudaError_t e, const char* what) { REQUIRE_NOTHROW(vdiv::cuda_check(e, what)); }
 
 template <class T>
 struct device_buffer {

@@ -33,6 +33,7 @@
 
 #include "../../core/config.hpp"
 #include "../../core/error.hpp"
+#include "../solvers.hpp"
 #include "../types.hpp"
 
 /// Full unrolling of loops over register arrays (a run-time index would move them to local
@@ -126,9 +127,13 @@ template <class Shape>
 struct fused_smem {
   static constexpr int NP = Shape::np, S = Shape::stride;
   float cost[NP * S];  ///< Gram G, then the cost C = 1 - G_ij / (|x_i| |y_j|)
-  float kmat[NP * S];  ///< K = exp(C / -reg), or C / -reg in the log domain
+  float kernel[NP * S];  ///< K = exp(C / -reg); in the log domain log K = C / -reg
   float xn[NP], yn[NP];  ///< squared norms, then inverse norms
-  float a[NP], b[NP], u[NP], v[NP], un[NP], vn[NP], red[NP];
+  float a[NP], b[NP];    ///< marginals
+  /// Scalings u, v and the half-step's new un, vn; in the log domain log u, log v (POT's
+  /// f / reg, g / reg), log un, log vn.
+  float u[NP], v[NP], un[NP], vn[NP];
+  float red[NP];               ///< per-lane partial sums (marginal error, S)
   float uprev[NP], vprev[NP];  ///< fused_fault only
 };
 
@@ -313,19 +318,17 @@ VDIV_UNROLL
   }
 }
 
-/// Everything one pair's lanes do: stream the features once (Gram + squared norms), validate the
-/// rows, marginals, cost, Sinkhorn (the CPU engine's update order and stopping rules) and S.
-VDIV_HD_GROUP_TEMPLATE
-template <class Shape, bool Vec, fused_fault Fault = fused_fault::none, class Group>
-VDIV_HOST_DEVICE VDIV_ALWAYS_INLINE void solve_pair(Group& g, fused_smem<Shape>& s, const fused_args& a,
-                                                    std::int64_t item) {
-  constexpr int NP = Shape::np, S = Shape::stride, T = Shape::threads, KL = Shape::kl;
-  constexpr int RG = Shape::rg, T8 = Shape::tile;
-  const int n = static_cast<int>(a.x.rows), m = static_cast<int>(a.y.rows);
-  const bool log_domain = a.log_domain;
-  const float neg_reg = a.neg_reg;
+// ---- the phases of one pair, in order (solve_pair calls them) ---------------------------------
+// Functions taking a lane group are phases of all the pair's lanes (they contain g.each / g.sync);
+// the *_update functions are one lane's arithmetic, called inside a phase.
 
-  // 1. Stream the rows once; 2. sum the KL lanes' partials of each tile.
+/// Phases 1-2: stream the rows once (fused_stream), sum the KL lanes' partials of each tile and
+/// store the Gram matrix in s.cost and the squared norms in s.xn / s.yn.
+VDIV_HD_GROUP_TEMPLATE
+template <class Shape, bool Vec, class Group>
+VDIV_HOST_DEVICE VDIV_ALWAYS_INLINE void pair_gram(Group& g, fused_smem<Shape>& s, const fused_args& a,
+                                                   std::int64_t item) {
+  constexpr int S = Shape::stride, KL = Shape::kl, RG = Shape::rg, T8 = Shape::tile;
   typename Group::template lanes<fvec<Shape::gram_regs>> gram;
   typename Group::template lanes<fvec<Shape::norm_regs>> norm;
   g.each([&](int t) { fused_stream<Shape, Vec>(g, t, a, item, gram[t], norm[t]); });
@@ -352,9 +355,15 @@ VDIV_UNROLL
     }
   });
   g.sync();
+}
 
-  // 3. Validation: a zero or non-finite squared norm (NaN/Inf in the row, or an overflow).
-  typename Group::template lanes<bool> flag;
+/// Phase 3, validation: a zero or non-finite squared norm (NaN/Inf in the row, or an overflow)
+/// is recorded in a.status (the smallest code wins) and S = NaN. Returns true for a bad pair.
+VDIV_HD_GROUP_TEMPLATE
+template <class Shape, class Group, class Flags>
+VDIV_HOST_DEVICE VDIV_ALWAYS_INLINE bool pair_rows_bad(Group& g, fused_smem<Shape>& s, const fused_args& a,
+                                                       std::int64_t item, Flags& flag) {
+  const int n = static_cast<int>(a.x.rows), m = static_cast<int>(a.y.rows);
   g.each([&](int t) {
     bool bad = false;
     if (t < n) {
@@ -373,14 +382,20 @@ VDIV_UNROLL
     }
     flag[t] = bad;
   });
-  if (g.any(flag)) {
-    g.each([&](int t) {
-      if (t == 0) a.out[item] = NAN;
-    });
-    return;
-  }
+  if (!g.any(flag)) return false;
+  g.each([&](int t) {
+    if (t == 0) a.out[item] = NAN;
+  });
+  return true;
+}
 
-  // 4. Marginals (from the Gram row/column means, as the CPU engine) and inverse norms.
+/// Phase 4: the marginals a, b (uniform, or cross-reference from the Gram row/column means, as
+/// the CPU engine) and the inverse norms in s.xn / s.yn.
+VDIV_HD_GROUP_TEMPLATE
+template <class Shape, class Group>
+VDIV_HOST_DEVICE VDIV_ALWAYS_INLINE void pair_marginals(Group& g, fused_smem<Shape>& s, const fused_args& a) {
+  constexpr int S = Shape::stride;
+  const int n = static_cast<int>(a.x.rows), m = static_cast<int>(a.y.rows);
   const bool xref = a.weights == marginal_kind::cross_reference;
   g.each([&](int t) {
     if (t < n) {
@@ -419,15 +434,24 @@ VDIV_UNROLL
     if (t < m) s.yn[t] = 1.f / sqrt_f(s.yn[t]);
   });
   g.sync();
+}
 
-  // 5. Cost and kernel, and the starting point.
+/// Phase 5: the cost C (in place of the Gram matrix), the kernel (K = exp(-C / reg), or its log
+/// -C / reg in the log domain) and the starting scalings (1/N, 1/M; log domain: 0).
+VDIV_HD_GROUP_TEMPLATE
+template <class Shape, class Group>
+VDIV_HOST_DEVICE VDIV_ALWAYS_INLINE void pair_cost_kernel(Group& g, fused_smem<Shape>& s, const fused_args& a) {
+  constexpr int NP = Shape::np, S = Shape::stride, T = Shape::threads;
+  const int n = static_cast<int>(a.x.rows), m = static_cast<int>(a.y.rows);
+  const bool log_domain = a.log_domain;
+  const float neg_reg = a.neg_reg;
   g.each([&](int t) {
     for (int e = t; e < NP * NP; e += T) {
       const int i = e / NP, j = e % NP;
       if (i < n && j < m) {
         const float c = 1.f - mul_rn(mul_rn(s.cost[i * S + j], s.xn[i]), s.yn[j]);
         s.cost[i * S + j] = c;
-        s.kmat[i * S + j] = log_domain ? c / neg_reg : exp_f(c / neg_reg);
+        s.kernel[i * S + j] = log_domain ? c / neg_reg : exp_f(c / neg_reg);
       }
     }
     if (t < NP) {
@@ -436,29 +460,105 @@ VDIV_UNROLL
     }
   });
   g.sync();
+}
 
-  // 6. Sinkhorn, the CPU engine's update order: v = b / K^T u; u = 1 / (diag(1/a) K v);
-  //    log domain: v = log b - logsumexp_i(Mr_ij + u_i); u = log a - logsumexp_j(Mr_ij + v_j).
+/// Scaling domain, lane j < M: v'_j = b_j / (K^T u)_j into s.vn. True when it is 0/NaN/Inf.
+template <class Shape>
+VDIV_HOST_DEVICE VDIV_ALWAYS_INLINE bool scaling_v_update(fused_smem<Shape>& s, const float* u, int n, int j) {
+  constexpr int S = Shape::stride;
+  float ktu = 0.f;
+  for (int i = 0; i < n; ++i) ktu = fma_f(s.kernel[i * S + j], u[i], ktu);
+  const float vn = s.b[j] / ktu;
+  s.vn[j] = vn;
+  return ktu == 0.f || !finite_f(vn);
+}
+
+/// Scaling domain, lane i < N: u'_i = 1 / (diag(1/a) K v')_i into s.un. True when non-finite.
+template <class Shape>
+VDIV_HOST_DEVICE VDIV_ALWAYS_INLINE bool scaling_u_update(fused_smem<Shape>& s, int m, int i) {
+  constexpr int S = Shape::stride;
+  const float inva = 1.f / s.a[i];
+  float kv = 0.f;
+  for (int j = 0; j < m; ++j) kv = fma_f(mul_rn(inva, s.kernel[i * S + j]), s.vn[j], kv);
+  const float un = 1.f / kv;
+  s.un[i] = un;
+  return !finite_f(un);
+}
+
+/// Log domain, lane j < M: log v'_j = log b_j - logsumexp_i(log K_ij + log u_i) into s.vn.
+template <class Shape>
+VDIV_HOST_DEVICE VDIV_ALWAYS_INLINE void log_v_update(fused_smem<Shape>& s, const float* log_u, int n, int j) {
+  constexpr int S = Shape::stride;
+  float mx = -INFINITY;
+  for (int i = 0; i < n; ++i) mx = max_f(mx, s.kernel[i * S + j] + log_u[i]);
+  float acc = 0.f;
+  for (int i = 0; i < n; ++i) acc += exp_f(s.kernel[i * S + j] + log_u[i] - mx);
+  s.vn[j] = log_f(s.b[j]) - (log_f(acc) + mx);
+}
+
+/// Log domain, lane i < N: log u'_i = log a_i - logsumexp_j(log K_ij + log v'_j) into s.un.
+template <class Shape>
+VDIV_HOST_DEVICE VDIV_ALWAYS_INLINE void log_u_update(fused_smem<Shape>& s, int m, int i) {
+  constexpr int S = Shape::stride;
+  float mx = -INFINITY;
+  for (int j = 0; j < m; ++j) mx = max_f(mx, s.kernel[i * S + j] + s.vn[j]);
+  float acc = 0.f;
+  for (int j = 0; j < m; ++j) acc += exp_f(s.kernel[i * S + j] + s.vn[j] - mx);
+  s.un[i] = log_f(s.a[i]) - (log_f(acc) + mx);
+}
+
+/// ||P^T 1 - b||_2 < tol for the current (u, v) (a phase; the result is uniform).
+VDIV_HD_GROUP_TEMPLATE
+template <class Shape, class Group>
+VDIV_HOST_DEVICE VDIV_ALWAYS_INLINE bool pair_marginal_converged(Group& g, fused_smem<Shape>& s,
+                                                                 const fused_args& a) {
+  constexpr int S = Shape::stride;
+  const int n = static_cast<int>(a.x.rows), m = static_cast<int>(a.y.rows);
+  g.each([&](int t) {
+    if (t < m) {
+      float c = 0.f;
+      if (a.log_domain) {
+        for (int i = 0; i < n; ++i) c += exp_f(s.kernel[i * S + t] + s.u[i] + s.v[t]);
+      } else {
+        for (int i = 0; i < n; ++i) c = fma_f(s.kernel[i * S + t], s.u[i], c);
+        c = mul_rn(c, s.v[t]);
+      }
+      s.red[t] = mul_rn(c - s.b[t], c - s.b[t]);
+    }
+  });
+  g.sync();
+  float err2 = 0.f;  // uniform
+  for (int j = 0; j < m; ++j) err2 += s.red[j];
+  g.sync();  // every lane has read red before it is written again
+  return sqrt_f(err2) < a.tol;
+}
+
+/// What the Sinkhorn phase did.
+struct pair_sinkhorn_status {
+  int kept = 0;          ///< (v, u) updates kept
+  bool stopped = false;  ///< an update gave 0/NaN/Inf (scaling domain): previous iterate kept
+};
+
+/// Phase 6, both Sinkhorn variants (the CPU engine's update order and stopping rules): per
+/// iteration the v half-step, the u half-step, the POT stop on a bad update, the commit, and
+/// the tolerance check every 10th iteration; only the *_update arithmetic differs.
+VDIV_HD_GROUP_TEMPLATE
+template <class Shape, fused_fault Fault, class Group, class Flags>
+VDIV_HOST_DEVICE VDIV_ALWAYS_INLINE pair_sinkhorn_status pair_sinkhorn(Group& g, fused_smem<Shape>& s,
+                                                                       const fused_args& a, Flags& flag) {
+  const int n = static_cast<int>(a.x.rows), m = static_cast<int>(a.y.rows);
+  const bool log_domain = a.log_domain;
   const int iters = Fault == fused_fault::one_iteration_short ? a.iters - 1 : a.iters;
   const float* u_read = Fault == fused_fault::stale_u ? s.uprev : s.u;
-  int kept = 0;
-  bool stopped = false;
+  pair_sinkhorn_status st;
   for (int it = 0; it < iters; ++it) {
     g.each([&](int t) {
       bool bad = false;
       if (t < m) {
         if (!log_domain) {
-          float ktu = 0.f;
-          for (int i = 0; i < n; ++i) ktu = fma_f(s.kmat[i * S + t], u_read[i], ktu);
-          const float vn = s.b[t] / ktu;
-          s.vn[t] = vn;
-          bad = ktu == 0.f || !finite_f(vn);
+          bad = scaling_v_update(s, u_read, n, t);
         } else {
-          float mx = -INFINITY;
-          for (int i = 0; i < n; ++i) mx = max_f(mx, s.kmat[i * S + t] + u_read[i]);
-          float acc = 0.f;
-          for (int i = 0; i < n; ++i) acc += exp_f(s.kmat[i * S + t] + u_read[i] - mx);
-          s.vn[t] = log_f(s.b[t]) - (log_f(acc) + mx);
+          log_v_update(s, u_read, n, t);
         }
       }
       flag[t] = bad;
@@ -467,23 +567,14 @@ VDIV_UNROLL
     g.each([&](int t) {
       if (t < n) {
         if (!log_domain) {
-          const float inva = 1.f / s.a[t];
-          float kv = 0.f;
-          for (int j = 0; j < m; ++j) kv = fma_f(mul_rn(inva, s.kmat[t * S + j]), s.vn[j], kv);
-          const float un = 1.f / kv;
-          s.un[t] = un;
-          if (!finite_f(un)) flag[t] = true;
+          if (scaling_u_update(s, m, t)) flag[t] = true;
         } else {
-          float mx = -INFINITY;
-          for (int j = 0; j < m; ++j) mx = max_f(mx, s.kmat[t * S + j] + s.vn[j]);
-          float acc = 0.f;
-          for (int j = 0; j < m; ++j) acc += exp_f(s.kmat[t * S + j] + s.vn[j] - mx);
-          s.un[t] = log_f(s.a[t]) - (log_f(acc) + mx);
+          log_u_update(s, m, t);
         }
       }
     });
     if (g.any(flag)) {  // an update gave 0/NaN/Inf: keep the previous iterate and stop (POT)
-      stopped = true;
+      st.stopped = true;
       break;
     }
     g.each([&](int t) {
@@ -497,35 +588,27 @@ VDIV_UNROLL
       }
     });
     g.sync();
-    kept = it + 1;
-    if (a.tol > 0.f && it % 10 == 0) {  // ||P^T 1 - b||_2 every 10th iteration, as POT
-      g.each([&](int t) {
-        if (t < m) {
-          float c = 0.f;
-          if (log_domain) {
-            for (int i = 0; i < n; ++i) c += exp_f(s.kmat[i * S + t] + s.u[i] + s.v[t]);
-          } else {
-            for (int i = 0; i < n; ++i) c = fma_f(s.kmat[i * S + t], s.u[i], c);
-            c = mul_rn(c, s.v[t]);
-          }
-          s.red[t] = mul_rn(c - s.b[t], c - s.b[t]);
-        }
-      });
-      g.sync();
-      float err2 = 0.f;  // uniform
-      for (int j = 0; j < m; ++j) err2 += s.red[j];
-      g.sync();  // every lane has read red before it is written again
-      if (sqrt_f(err2) < a.tol) break;
-    }
+    st.kept = it + 1;
+    if (a.tol > 0.f && it % 10 == 0 && pair_marginal_converged(g, s, a)) break;  // as POT
   }
+  return st;
+}
 
-  // 7. S = <P, 1 - C>, P_ij = u_i K_ij v_j.
+/// Phase 7: S = <P, 1 - C>, P_ij = u_i K_ij v_j (log domain: exp(log u_i + log K_ij + log v_j)),
+/// written to a.out[item] with the status counters.
+VDIV_HD_GROUP_TEMPLATE
+template <class Shape, fused_fault Fault, class Group>
+VDIV_HOST_DEVICE VDIV_ALWAYS_INLINE void pair_similarity(Group& g, fused_smem<Shape>& s, const fused_args& a,
+                                                         std::int64_t item, pair_sinkhorn_status st) {
+  constexpr int S = Shape::stride;
+  const int n = static_cast<int>(a.x.rows), m = static_cast<int>(a.y.rows);
+  const bool log_domain = a.log_domain;
   const float* v_plan = Fault == fused_fault::plan_from_previous_v ? s.vprev : s.v;
   g.each([&](int t) {
     if (t < n) {
       float r = 0.f;
       for (int j = 0; j < m; ++j) {
-        const float kij = s.kmat[t * S + j];
+        const float kij = s.kernel[t * S + j];
         const float p = log_domain ? exp_f(kij + s.u[t] + v_plan[j]) : mul_rn(mul_rn(s.u[t], kij), v_plan[j]);
         r += mul_rn(p, 1.f - s.cost[t * S + j]);
       }
@@ -538,14 +621,29 @@ VDIV_UNROLL
   g.each([&](int t) {
     if (t != 0) return;
     a.out[item] = total;
-    if (stopped) {
+    if (st.stopped) {
       const unsigned long long k = g.atomic_add(a.status + 1, 1ull);
       if (a.stop_list) a.stop_list[k] = static_cast<unsigned long long>(item);
     }
-    if (kept != a.iters) {
-      g.atomic_add(a.status + 2, static_cast<unsigned long long>(static_cast<long long>(kept - a.iters)));
+    if (st.kept != a.iters) {
+      g.atomic_add(a.status + 2, static_cast<unsigned long long>(static_cast<long long>(st.kept - a.iters)));
     }
   });
+}
+
+/// Everything one pair's lanes do: stream the features once (Gram + squared norms), validate the
+/// rows, marginals, cost, Sinkhorn (the CPU engine's update order and stopping rules) and S.
+VDIV_HD_GROUP_TEMPLATE
+template <class Shape, bool Vec, fused_fault Fault = fused_fault::none, class Group>
+VDIV_HOST_DEVICE VDIV_ALWAYS_INLINE void solve_pair(Group& g, fused_smem<Shape>& s, const fused_args& a,
+                                                    std::int64_t item) {
+  pair_gram<Shape, Vec>(g, s, a, item);
+  typename Group::template lanes<bool> flag;
+  if (pair_rows_bad(g, s, a, item, flag)) return;
+  pair_marginals(g, s, a);
+  pair_cost_kernel(g, s, a);
+  const pair_sinkhorn_status st = pair_sinkhorn<Shape, Fault>(g, s, a, flag);
+  pair_similarity<Shape, Fault>(g, s, a, item, st);
 }
 
 // ---- host side: the lane group that runs a pair's lanes one after another -------------------
@@ -617,7 +715,7 @@ struct fused_tuning {
 /// Words of one launch's status and of the whole call's status buffer.
 inline constexpr std::size_t fused_launch_words = 3;
 
-/// Arguments the GPU path needs that the CPU path checks as well.
+/// Check: the arguments similarity(cuda) accepts (the options through the registry, as on the CPU).
 inline void check_fused_args(const feature_batch<float>& x, const feature_batch<float>& y, const float* out,
                              const emd_options& o) {
   VDIV_EXPECTS(x.data && y.data && out, "similarity(cuda): x, y and out must be device pointers");
@@ -630,17 +728,11 @@ inline void check_fused_args(const feature_batch<float>& x, const feature_batch<
                    " and " + std::to_string(y.rows) + "); use vdiv::cpu for larger problems");
   VDIV_EXPECTS(x.col_stride == 1 && y.col_stride == 1,
                "similarity(cuda) needs row-major features (col_stride 1)");
-  VDIV_EXPECTS(o.solver != solver_kind::exact,
-               "similarity(cuda): the exact solver runs on the CPU only (vdiv::cpu)");
+  check_options(o);  // the registry's check, as on the CPU (ot/solvers.hpp)
+  VDIV_EXPECTS(solver(o.solver).cuda, "similarity(cuda): the " + std::string(to_string(o.solver)) +
+                                          " solver runs on the CPU only (vdiv::cpu)");
   VDIV_EXPECTS(o.weights != marginal_kind::user,
                "similarity(cuda): user marginals are CPU-only for now (vdiv::cpu)");
-  VDIV_EXPECTS(std::isfinite(o.reg) && o.reg > 0.0,
-               "emd_options::reg must be finite and > 0 (got " + std::to_string(o.reg) + ")");
-  VDIV_EXPECTS(o.iters >= 1, "emd_options::iters must be >= 1 (got " + std::to_string(o.iters) + ")");
-  VDIV_EXPECTS(std::isfinite(o.tol) && o.tol >= 0.0,
-               "emd_options::tol must be finite and >= 0 (got " + std::to_string(o.tol) + ")");
-  VDIV_EXPECTS(std::isfinite(o.cross_reference_eps) && o.cross_reference_eps > 0.0,
-               "emd_options::cross_reference_eps must be finite and > 0");
 }
 
 /// 128-bit loads need 16-byte aligned rows and whole float4 slices.
@@ -673,7 +765,22 @@ template <class ReadRow>
   throw invalid_argument(where + " has a squared norm that overflows float32; rescale the features");
 }
 
-/// similarity(cuda)'s host logic over an executor: checks, the launch over the batch, the bad-row
+/// Dispatch: the kernel configuration for the problem (pair shape by the larger side, 128-bit
+/// or scalar loads), launched through the executor.
+template <fused_fault Fault = fused_fault::none, class Exec>
+void fused_dispatch(Exec& exec, const fused_args& la) {
+  const bool vec = fused_vectorisable(la.x) && fused_vectorisable(la.y);
+  const std::int64_t rows = std::max(la.x.rows, la.y.rows);
+  if (rows <= 16) {
+    vec ? exec.template launch<fused_shape16, true, Fault>(la) : exec.template launch<fused_shape16, false, Fault>(la);
+  } else if (rows <= 32) {
+    vec ? exec.template launch<fused_shape32, true, Fault>(la) : exec.template launch<fused_shape32, false, Fault>(la);
+  } else {
+    vec ? exec.template launch<fused_shape64, true, Fault>(la) : exec.template launch<fused_shape64, false, Fault>(la);
+  }
+}
+
+/// similarity(cuda)'s host logic over an executor (check -> dispatch -> kernel): checks, the launch over the batch, the bad-row
 /// error, then (emd_options::log_fallback) one log-domain launch over the items whose scaling
 /// stopped, and the report. Exec provides:
 ///   unsigned long long* status(std::size_t words)           zeroed buffer (device or host)
@@ -693,17 +800,7 @@ void fused_similarity(Exec& exec, feature_batch<float> x, feature_batch<float> y
                   .count = batch, .neg_reg = static_cast<float>(-o.reg), .tol = static_cast<float>(o.tol),
                   .eps = static_cast<float>(o.cross_reference_eps), .iters = o.iters, .weights = o.weights,
                   .log_domain = o.solver == solver_kind::sinkhorn_log, .prefetch_steps = tuning.prefetch_steps};
-  const bool vec = fused_vectorisable(x) && fused_vectorisable(y);
-  auto launch = [&](const fused_args& la) {
-    const std::int64_t rows = std::max(x.rows, y.rows);
-    if (rows <= 16) {
-      vec ? exec.template launch<fused_shape16, true, Fault>(la) : exec.template launch<fused_shape16, false, Fault>(la);
-    } else if (rows <= 32) {
-      vec ? exec.template launch<fused_shape32, true, Fault>(la) : exec.template launch<fused_shape32, false, Fault>(la);
-    } else {
-      vec ? exec.template launch<fused_shape64, true, Fault>(la) : exec.template launch<fused_shape64, false, Fault>(la);
-    }
-  };
+  auto launch = [&](const fused_args& la) { fused_dispatch<Fault>(exec, la); };
   launch(args);
   unsigned long long words[fused_launch_words] = {};
   exec.read(status, words, fused_launch_words);

@@ -9,8 +9,10 @@
 /// per-pair arithmetic is in pair_kernel.hpp, shared with the CPU emulation that CI tests;
 /// this file maps it onto threads. Design model and ptxas figures: bench/ot/README.md.
 ///
-/// STATUS: compiled (sm_80, sm_89, sm_90) and its arithmetic tested on the CPU; not yet run on a
-/// GPU. tests/ot/test_cuda_similarity.cu (gpu label) compares it with the CPU engine there.
+/// Layers, as CUB's Device -> Dispatch -> kernel: `similarity(cuda, ...)` (below) ->
+/// `detail::fused_similarity` (checks through the solver registry, then the batch and fallback
+/// launches) -> `detail::fused_dispatch` (the kernel configuration) -> `fused_similarity_kernel`
+/// -> `solve_pair` and its named phases (pair_kernel.hpp).
 
 #include <cuda_runtime.h>
 
@@ -18,7 +20,12 @@
 #include <cstdint>
 #include <string>
 #include <vector>
+#include <version>
+#if defined(__cpp_lib_span)
+#include <span>
+#endif
 
+#include "../../core/cuda_check.hpp"
 #include "../../core/error.hpp"
 #include "../types.hpp"
 #include "pair_kernel.hpp"
@@ -31,12 +38,6 @@ struct cuda {
 };
 
 namespace detail {
-
-inline void cuda_check(cudaError_t e, const char* what) {
-  if (e != cudaSuccess) {
-    throw cuda_error(std::string(what) + ": " + cudaGetErrorString(e));
-  }
-}
 
 /// The GPU's lane group (see pair_kernel.hpp): this thread is lane `lane` of its pair; a pair is
 /// one warp (Shape::threads == 32) or one block.
@@ -180,5 +181,20 @@ inline void similarity(cuda backend, feature_batch<float> x, feature_batch<float
                        const emd_options& o = {}, ot_report* report = nullptr) {
   detail::similarity_tuned(backend, x, y, out, o, report, {});
 }
+
+#if defined(__cpp_lib_span)  // nvcc's default dialect is C++17: pass -std=c++20 for this form
+/// The CPU backend's signature (backend tag, feature views, output span, options, buffers):
+/// `out` spans DEVICE memory (one float per item); of `buf` only the report is supported here
+/// (user marginals and plan output are CPU-only: vdiv::invalid_argument when set).
+inline void similarity(cuda backend, feature_batch<float> x, feature_batch<float> y, std::span<float> out,
+                       const emd_options& o = {}, const ot_buffers<float>& buf = {}) {
+  VDIV_EXPECTS(out.size() == static_cast<std::size_t>(x.batch),
+               "output span must hold one similarity per batch item (" + std::to_string(x.batch) +
+                   "), got " + std::to_string(out.size()));
+  VDIV_EXPECTS(!buf.a.data && !buf.b.data && !buf.plan.data,
+               "similarity(cuda): ot_buffers::a, ::b and ::plan are CPU-only (vdiv::cpu)");
+  detail::similarity_tuned(backend, x, y, out.data(), o, buf.report, {});
+}
+#endif
 
 }  // namespace vdiv
