@@ -33,7 +33,13 @@ step(${CMAKE_COMMAND} -S ${CMAKE_CURRENT_LIST_DIR}/core_consumer -B ${WORK_DIR}/
 step(${CMAKE_COMMAND} --build ${WORK_DIR}/core)
 step(${WORK_DIR}/core/core_consumer)
 
-# 5. pkg-config: vdiv-core alone, and vdiv (which pulls eigen3 in)
+# 5. the estimator through vdiv::estimator alone (vdiv::io's libraries, no OpenCV)
+step(${CMAKE_COMMAND} -S ${CMAKE_CURRENT_LIST_DIR}/estimator_consumer -B ${WORK_DIR}/estimator ${options}
+     -DCMAKE_PREFIX_PATH=${WORK_DIR}/prefix)
+step(${CMAKE_COMMAND} --build ${WORK_DIR}/estimator)
+step(${WORK_DIR}/estimator/estimator_consumer)
+
+# 6. pkg-config: vdiv-core alone, and vdiv (which pulls eigen3 in)
 find_program(PKG_CONFIG pkg-config REQUIRED)
 set(ENV{PKG_CONFIG_PATH} ${WORK_DIR}/prefix/share/pkgconfig)
 foreach(pc vdiv-core vdiv)
