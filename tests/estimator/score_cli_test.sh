@@ -60,4 +60,23 @@ if "$vdiv" score --data scenes "$work/scenes" --encoder "$work/missing.pt" --out
   fail "missing encoder accepted"
 fi
 grep -q "missing.pt" "$work/f.err" || fail "error does not name the encoder: $(cat "$work/f.err")"
+
+# The preset: the format's default, said and recorded; --preset overrides it; an unknown format
+# is refused naming the known ones.
+grep -q "^preset: coco (default of --data scenes" "$work/a.txt" || fail "default preset not printed"
+run --out "$work/g.json" --preset imagenet100 > "$work/g.txt" 2>/dev/null || fail "--preset imagenet100"
+grep -q "^preset: imagenet100 (--preset)" "$work/g.txt" || fail "--preset not printed"
+/usr/bin/python3 - "$work/a.json" "$work/g.json" <<'PY' || fail "preset settings"
+import json, sys
+a, g = (json.load(open(f))["settings"] for f in sys.argv[1:])
+assert (a["dataset_format"], a["dataset_preset"], a["dataset_preset_source"]) == ("scenes", "coco", "default of scenes"), a
+assert (g["dataset_preset"], g["dataset_preset_source"]) == ("imagenet100", "set"), g
+PY
+"$vdiv" score --data fashion-mnist - --split test --configs baseline --encoder "$work/tiny.pt" \
+  --pairs 4 --out "$work/h.json" > "$work/h.txt" 2>/dev/null || fail "fashion-mnist data"
+grep -q "^preset: imagenet100 (default of --data fashion-mnist" "$work/h.txt" || fail "fashion-mnist preset"
+if "$vdiv" score --data voc "$work/scenes" --encoder "$work/tiny.pt" --out "$work/i.json" 2> "$work/i.err"; then
+  fail "unknown dataset format accepted"
+fi
+grep -q "expected one of: scenes, coco, folder, fashion-mnist" "$work/i.err" || fail "format error: $(cat "$work/i.err")"
 echo "score CLI: all checks passed"
