@@ -94,7 +94,9 @@ nlohmann::json run_description(const score_args& a, const est::score_options& o,
                                const vdiv::io::dataset& data, const std::string& ot_backend) {
   std::string configs;
   for (const auto c : o.configs) configs += (configs.empty() ? "" : ",") + std::string(vdiv::to_string(c));
-  return {{"data", a.data[0] + ":" + fs::absolute(a.data[1]).lexically_normal().string()},
+  const std::string where =  // "-": the format's default location (fashion-mnist)
+      a.data[1] == "-" ? data.source.string() : fs::absolute(a.data[1]).lexically_normal().string();
+  return {{"data", a.data[0] + ":" + where},
           {"dataset", std::to_string(data.size()) + " images, fingerprint " + data.signature()},
           {"preset", std::string(vdiv::to_string(o.preset.value_or(data.default_preset)))},
           {"configs", configs},

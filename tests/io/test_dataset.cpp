@@ -115,6 +115,7 @@ TEST_CASE("fashion-mnist: items as RGB with one ink box each") {
   REQUIRE(io::fashion_mnist_available());
   const auto d = io::load_dataset("fashion-mnist", "-", {.train_split = false});
   REQUIRE(d.size() == 10000);
+  CHECK(d.source == io::fashion_mnist_default_dir());  // "-" resolved
   CHECK(d.default_preset == vdiv::dataset_kind::imagenet100);
   const auto raw = io::load_fashion_mnist(false);
   for (std::uint32_t i : {0u, 1u, 9999u}) {

@@ -60,7 +60,7 @@ concept image_dataset = requires(const D& d, std::uint32_t i) {
 class dataset {
  public:
   std::string format;                  ///< the dataset_formats() name it was loaded as
-  std::filesystem::path source;        ///< the path it was loaded from
+  std::filesystem::path source;        ///< the path it was loaded from ("-" resolved)
   dataset_kind default_preset = dataset_kind::coco;  ///< preset scales this data calls for
   std::vector<dataset_image> images;
   nlohmann::json report;               ///< what loading counted, kept, clipped or dropped
@@ -225,6 +225,7 @@ inline dataset load_fashion_mnist_format(const std::filesystem::path& dir, const
                 " split, " + std::to_string(items->count) + " items (one ink box each; " +
                 std::to_string(blank) + " without ink)";
   out.items = std::move(items);
+  out.source = where;
   return out;
 }
 
@@ -276,7 +277,7 @@ inline dataset load_dataset(std::string_view format, const std::filesystem::path
   const dataset_format& f = find_dataset_format(format);
   dataset out = f.load(path, options);
   out.format = std::string(f.name);
-  out.source = path;
+  if (out.source.empty()) out.source = path;  // a loader may name the place it resolved
   out.default_preset = f.default_preset;
   if (out.images.empty()) vdiv::detail::throw_io(path, "holds no images");
   return out;
