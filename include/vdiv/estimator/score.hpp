@@ -491,7 +491,7 @@ inline void record_chunk(const prepared_chunk& chunk, std::span<const float> sim
     plan.have[pair] = 1;
     plan.fell_back += chunk.fell_back[k];
     if (ckpt) {
-      ckpt->record(plan.config, pair, {.similarity = double(similarities[k]),
+      ckpt->record(plan.config, pair, {.similarity = double(similarities[k]), .skipped = {},
                                        .fell_back = chunk.fell_back[k] != 0});
     }
   }
