@@ -179,7 +179,7 @@ TEST_CASE("encode, transport, checkpoint, aggregate: each checks what it is hand
 
   // Transport: the CPU engine on the strided views of the block equals it on copies.
   vdiv::ot_report counts;
-  const auto s = est::transport_chunk(features, 3, o, counts);
+  const auto s = est::transport_chunk(features, chunk.indices, o, counts);
   REQUIRE(s.size() == 3);
   for (std::size_t k = 0; k < 3; ++k) {
     const float* x = features.data + k * 2 * 13 * 3;
@@ -192,8 +192,8 @@ TEST_CASE("encode, transport, checkpoint, aggregate: each checks what it is hand
   nan_backend.ot_engine = {.name = "nan", .run = [](const auto& x, const auto&, const auto&, auto&) {
                              return std::vector<float>(std::size_t(x.batch), NAN);
                            }};
-  CHECK_THROWS_WITH_AS(est::transport_chunk(features, 3, nan_backend, counts),
-                       doctest::Contains("non-finite"), vdiv::invalid_argument);
+  CHECK_THROWS_WITH_AS(est::transport_chunk(features, chunk.indices, nan_backend, counts),
+                       doctest::Contains("non-finite similarity for pair 0"), vdiv::invalid_argument);
 
   // Checkpoint: outcomes land in the plan and the file.
   const fs::path file = fs::temp_directory_path() / "vdiv_test_stages_record.ckpt.jsonl";

@@ -447,12 +447,16 @@ inline feature_block encode_chunk(const block_encoder_fn& encoder, const prepare
 
 // ---- transport --------------------------------------------------------------------------
 
-/// Transport stage: the EMD similarity of each of `pairs` pairs' two views. Features are
-/// [pair][view][patch][dim]: x and y are strided views of the same buffer (batch stride = both
-/// views), so nothing is copied. Adds the solver's fallback counters to `counts`.
-/// @throws vdiv::invalid_argument when the backend returns another count or a non-finite value.
-inline std::vector<float> transport_chunk(const feature_block& features, std::size_t pairs,
+/// Transport stage: the EMD similarity of each pair's two views, for the pairs `pairs` names
+/// (in feature order). Features are [pair][view][patch][dim]: x and y are strided views of the
+/// same buffer (batch stride = both views), so nothing is copied. Adds the solver's fallback
+/// counters to `counts`.
+/// @throws vdiv::invalid_argument when the backend returns another count or a non-finite value
+///         (naming the pair).
+inline std::vector<float> transport_chunk(const feature_block& features,
+                                          std::span<const std::uint32_t> pair_indices,
                                           const score_options& options, ot_report& counts) {
+  const std::size_t pairs = pair_indices.size();
   const std::int64_t patches = patches_per_view(options.strategy);
   const std::int64_t dim = features.dim;
   const feature_batch<float> x{.data = features.data, .batch = std::int64_t(pairs),
@@ -469,7 +473,7 @@ inline std::vector<float> transport_chunk(const feature_block& features, std::si
   for (std::size_t k = 0; k < pairs; ++k) {
     VDIV_EXPECTS(std::isfinite(s[k]), "OT backend '" + options.ot_engine.name +
                                           "' returned a non-finite similarity for pair " +
-                                          std::to_string(k) + " of the chunk");
+                                          std::to_string(pair_indices[k]));
   }
   return s;
 }
@@ -596,7 +600,7 @@ inline run_report score(const io::dataset& data, const score_options& options,
         const feature_block features = encode_chunk(encoder, chunk, options);
         const auto t1 = clock::now();
         report.time.encode += std::chrono::duration<double>(t1 - t0).count();
-        s = transport_chunk(features, n, options, ot_counts);
+        s = transport_chunk(features, chunk.indices, options, ot_counts);
         report.time.ot += std::chrono::duration<double>(clock::now() - t1).count();
         report.pairs_scored += n;
       }
