@@ -49,8 +49,13 @@ __global__ void fill_features(float* p, long batch, long rows, long dim, unsigne
 }
 
 bool ok(cudaError_t e, const char* what) {
-  if (e != cudaSuccess) std::fprintf(stderr, "%s: %s\n", what, cudaGetErrorString(e));
-  return e == cudaSuccess;
+  try {
+    vdiv::cuda_check(e, what);
+    return true;
+  } catch (const vdiv::cuda_error& err) {
+    std::fprintf(stderr, "%s\n", err.what());
+    return false;
+  }
 }
 void check(cudaError_t e, const char* what) {
   if (!ok(e, what)) std::exit(1);

@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -35,20 +36,24 @@ class stopwatch {
   std::chrono::steady_clock::time_point start_;
 };
 
-/// Writes a flat JSON object of string values (numbers written as given), atomically.
+/// Writes a flat JSON object of string values, atomically, with nlohmann_json (keys and values
+/// escaped: paths may hold quotes or backslashes). A value that is a JSON number ("0.5", "-3",
+/// "1e-4") is written as a number, any other as a string.
 inline void write_flat_json(const std::filesystem::path& file,
                             const std::map<std::string, std::string>& values) {
-  std::ostringstream out;
-  out << "{\n";
-  std::size_t i = 0;
+  nlohmann::ordered_json out = nlohmann::ordered_json::object();
   for (const auto& [k, v] : values) {
     const bool number = !v.empty() && (std::isdigit(static_cast<unsigned char>(v[0])) || v[0] == '-') &&
                         v.find_first_not_of("0123456789.-e+") == std::string::npos;
-    out << "  \"" << k << "\": " << (number ? v : "\"" + v + "\"")
-        << (++i < values.size() ? ",\n" : "\n");
+    nlohmann::ordered_json parsed;
+    if (number) parsed = nlohmann::ordered_json::parse(v, nullptr, /*allow_exceptions=*/false);
+    if (number && parsed.is_number()) {
+      out[k] = std::move(parsed);
+    } else {
+      out[k] = v;
+    }
   }
-  out << "}\n";
-  vdiv::detail::write_file_atomic(file, out.str());
+  vdiv::detail::write_file_atomic(file, out.dump(2) + "\n");
 }
 
 template <class T>

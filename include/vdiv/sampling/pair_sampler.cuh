@@ -22,6 +22,7 @@
 #include <string>
 #include <vector>
 
+#include "../core/cuda_check.hpp"
 #include "../core/error.hpp"
 #include "pair_core.hpp"
 #include "pair_sampler.hpp"
@@ -31,8 +32,7 @@ namespace vdiv {
 namespace detail {
 
 inline void check_cuda(cudaError_t status, const char* what) {
-  if (status != cudaSuccess)
-    throw cuda_error(std::string("vdiv pair sampler: ") + what + ": " + cudaGetErrorString(status));
+  cuda_check(status, (std::string("vdiv pair sampler: ") + what).c_str());
 }
 
 // A template so that including this header in several translation units links cleanly.
