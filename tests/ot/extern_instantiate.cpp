@@ -1,0 +1,2 @@
+// The one TU of test_ot_extern_templates that instantiates the CPU engine.
+#include <vdiv/ot/instantiate.hpp>
