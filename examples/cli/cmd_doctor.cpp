@@ -2,7 +2,7 @@
 // (vdiv/core/machine.hpp), and the pieces behind it: the BLAS that LibTorch's and OpenCV's dense
 // products bind to, the one numpy uses, OpenBLAS / OpenMP / LibTorch threads, the CPU's vector
 // features, and (--measure) OpenBLAS's sgemm rate. A netlib reference BLAS is flagged: it is
-// ~10x slower than OpenBLAS (bench/README.md, "What runs on what").
+// ~10x slower than OpenBLAS (bench/torch/README.md).
 #include <algorithm>
 #include <chrono>
 #include <cstdint>

@@ -77,7 +77,7 @@ inline void prefer_passive_openmp(char** argv) {
 
 /// torch's intra-op threads and OpenBLAS's: `requested` or all cores when 0. OpenBLAS gets the
 /// same count so that its products (Debian's OpenMP build) use torch's OpenMP threads and never
-/// more of them (bench/README.md, "What runs on what").
+/// more of them (bench/torch/README.md, "Threads").
 inline int setup_threads(int requested) {
   const int n = requested > 0 ? requested : int(std::max(1u, std::thread::hardware_concurrency()));
   vdiv::machine::set_blas_threads(n);

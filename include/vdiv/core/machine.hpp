@@ -272,7 +272,7 @@ inline std::string runtime_line(int torch_threads = -1) { return "runtime: " + r
 /// Sets OpenBLAS's thread count (no-op without OpenBLAS). Programs set it to their torch
 /// intra-op thread count: with Debian's OpenMP build of OpenBLAS the products then run on the
 /// same OpenMP threads as LibTorch's other kernels, never on a second pool beside them
-/// (bench/README.md, "What runs on what"). OpenBLAS's OpenMP build also sets the process's
+/// (bench/torch/README.md, "Threads"). OpenBLAS's OpenMP build also sets the process's
 /// OpenMP default to `threads`.
 inline void set_blas_threads(int threads) {
   if (const auto& ob = openblas(); ob.set_num_threads) ob.set_num_threads(threads);
