@@ -6,6 +6,7 @@
 #include <cstdlib>
 
 #include "test_seed.hpp"
+#include "test_skip.hpp"
 
 // GPU tests skip (exit 77, ctest SKIP_RETURN_CODE) on machines without a usable CUDA device, so
 // the suite stays green on CPU-only CI while the same binary runs for real on a GPU machine.
@@ -35,5 +36,9 @@ int main(int argc, char** argv) {
               static_cast<unsigned long long>(vdiv::test::seed()), prop.name, prop.major, prop.minor,
               prop.multiProcessorCount, driver, runtime);
   doctest::Context context(argc, argv);
-  return context.run();
+  const int rc = context.run();
+  if (rc != 0 || context.shouldExit() || vdiv::test::skipped_cases() == 0) return rc;
+  std::printf("%d test case(s) could not run here: %s\n", vdiv::test::skipped_cases(),
+              required ? "VDIV_REQUIRE_GPU is set, failing" : "reporting the binary as skipped");
+  return required ? 1 : 77;
 }

@@ -10,12 +10,14 @@
 #include <cmath>
 #include <limits>
 #include <sstream>
+#include <string>
 #include <vdiv/ot/cuda/similarity.cuh>
 #include <vdiv/ot/similarity.hpp>
 #include <vector>
 
 #include "fused_cases.hpp"
 #include "test_seed.hpp"
+#include "test_skip.hpp"
 
 namespace fc = vdiv::test::fused;
 
@@ -163,8 +165,8 @@ TEST_CASE("CUDA similarity reads items past 2^31 elements") {
   const fc::data d = fc::make_data(p, vdiv::test::seed() + 19);
   const std::size_t need = static_cast<std::size_t>(stride + p.n * p.dim) * sizeof(float);
   if (total_bytes < 2 * need) {
-    MESSAGE("only " << total_bytes / (1 << 20) << " MiB on this GPU: the 2^31 offset case needs "
-                    << 2 * need / (1 << 20) << " MiB; not run here");
+    vdiv::test::skip_case("the 2^31 offset case needs " + std::to_string(2 * need >> 20) + " MiB, this GPU has " +
+                          std::to_string(total_bytes >> 20) + " MiB");
     return;
   }
   device_buffer<float> dx(static_cast<std::size_t>(stride + p.n * p.dim)), dy(d.y.size()), dout(2);
