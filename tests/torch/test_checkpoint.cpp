@@ -10,27 +10,11 @@
 
 #include "moco.hpp"
 #include "test_seed.hpp"
+#include "tiny_moco.hpp"
 
 namespace vt = vdiv::train;
 
 namespace {
-vt::moco_options tiny() {
-  vt::moco_options o;
-  o.backbone = {.depth = 18, .width = 8, .small_stem = true};
-  o.dim = 8;
-  o.queue = 12;
-  o.momentum = 0.9;
-  return o;
-}
-void step(vt::moco_model& m, torch::optim::SGD& opt, std::uint32_t i) {
-  torch::manual_seed(vdiv::test::seed() + i);
-  auto v1 = torch::randn({4, 3, 16, 16}), v2 = torch::randn({4, 3, 16, 16});
-  auto [loss, logits, k] = m.forward(v1, v2, vdiv::rng_key{.seed = vdiv::test::seed(), .index = i});
-  opt.zero_grad();
-  loss.backward();
-  opt.step();
-  m.queue.enqueue(k);
-}
 std::vector<torch::Tensor> state_of(vt::moco_model& m) {
   std::vector<torch::Tensor> all;
   for (auto* enc : {&m.query, &m.key}) {
@@ -50,10 +34,10 @@ TEST_CASE("MoCo checkpoint round trip is bit-identical, and training continues i
   const auto dir = std::filesystem::temp_directory_path() / ("vdiv_ckpt_" + std::to_string(vdiv::test::seed()));
   std::filesystem::remove_all(dir);
   torch::manual_seed(vdiv::test::seed());
-  vt::moco_model a(tiny());
+  vt::moco_model a(vdiv::test::tiny_moco());
   torch::optim::SGD opt_a(a.query->parameters(), torch::optim::SGDOptions(0.1).momentum(0.9).weight_decay(1e-4));
-  step(a, opt_a, 0);
-  step(a, opt_a, 1);
+  vdiv::test::moco_step(a, opt_a, 0);
+  vdiv::test::moco_step(a, opt_a, 1);
   torch::serialize::OutputArchive out;
   a.save(out);
   vt::write_optimizer(out, "optimizer", opt_a);
@@ -63,7 +47,7 @@ TEST_CASE("MoCo checkpoint round trip is bit-identical, and training continues i
   CHECK_FALSE(std::filesystem::exists(dir / "checkpoint.pt.tmp"));
 
   torch::manual_seed(vdiv::test::seed() + 99);  // different initial weights
-  vt::moco_model b(tiny());
+  vt::moco_model b(vdiv::test::tiny_moco());
   torch::optim::SGD opt_b(b.query->parameters(), torch::optim::SGDOptions(0.1).momentum(0.9).weight_decay(1e-4));
   auto in = vt::load_archive(dir / "checkpoint.pt");
   b.load(in);
@@ -78,13 +62,13 @@ TEST_CASE("MoCo checkpoint round trip is bit-identical, and training continues i
   const auto pa = a.query->parameters(), pb = b.query->parameters();
   for (std::size_t i = 0; i < pa.size(); ++i) CHECK(torch::equal(momentum_of(opt_a, pa[i]), momentum_of(opt_b, pb[i])));
 
-  step(a, opt_a, 2);
-  step(b, opt_b, 2);
+  vdiv::test::moco_step(a, opt_a, 2);
+  vdiv::test::moco_step(b, opt_b, 2);
   const auto ta = state_of(a), tb = state_of(b);
   for (std::size_t i = 0; i < ta.size(); ++i) CHECK(torch::equal(ta[i], tb[i]));
 
   // Another architecture is refused with a clear error.
-  auto other = tiny();
+  auto other = vdiv::test::tiny_moco();
   other.backbone.width = 16;
   vt::moco_model c(other);
   auto in2 = vt::load_archive(dir / "checkpoint.pt");
@@ -97,7 +81,7 @@ TEST_CASE("a damaged or unchecked checkpoint is refused, naming the file") {
   const auto dir = std::filesystem::temp_directory_path() / ("vdiv_ckpt_crc_" + std::to_string(vdiv::test::seed()));
   std::filesystem::remove_all(dir);
   torch::manual_seed(vdiv::test::seed());
-  vt::moco_model a(tiny());
+  vt::moco_model a(vdiv::test::tiny_moco());
   torch::serialize::OutputArchive out;
   a.save(out);
   vt::write_string(out, "run_settings", "--views coco:zero_overlap\n--lr 0.1\n");

@@ -17,31 +17,14 @@
 #include "distributed.hpp"
 #include "moco.hpp"
 #include "test_seed.hpp"
+#include "tiny_moco.hpp"
 
 namespace vt = vdiv::train;
+using vdiv::test::moco_step;
+using vdiv::test::tiny_moco;
 
 namespace {
 const torch::Device gpu(torch::kCUDA, 0);
-
-vt::moco_options tiny_moco() {
-  vt::moco_options o;
-  o.backbone = {.depth = 18, .width = 8, .small_stem = true};
-  o.dim = 8;
-  o.queue = 12;
-  o.momentum = 0.9;
-  return o;
-}
-
-double moco_step(vt::moco_model& m, torch::optim::SGD& opt, std::uint32_t i) {
-  torch::manual_seed(vdiv::test::seed() + i);
-  auto v1 = torch::randn({4, 3, 16, 16}).to(m.device), v2 = torch::randn({4, 3, 16, 16}).to(m.device);
-  auto [loss, logits, k] = m.forward(v1, v2, vdiv::rng_key{.seed = vdiv::test::seed(), .index = i});
-  opt.zero_grad();
-  loss.backward();
-  opt.step();
-  m.queue.enqueue(k);
-  return loss.item<double>();
-}
 
 std::vector<torch::Tensor> moco_state(vt::moco_model& m) {
   auto s = vt::module_state(*m.query);
