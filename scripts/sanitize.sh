@@ -5,7 +5,8 @@
 #      replays and the bad-input table, run by ctest;
 #   2. the libFuzzer binaries (clang-15, ASan + UBSan) replaying the committed corpora and
 #      crashers (seconds; scripts/fuzz.sh fuzzes for longer).
-# Only what these need is built: no LibTorch, no CUDA, no benchmarks.
+# Only what these need is built: no LibTorch, no CUDA, no benchmarks, no Python module (an
+# ASan-instrumented extension aborts in an uninstrumented interpreter; the main job runs it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
