@@ -8,17 +8,16 @@
 
 #include <torch/torch.h>
 
-#include <atomic>
 #include <filesystem>
 #include <iostream>
 #include <optional>
 #include <span>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include <vdiv/core/box.hpp>
 #include <vdiv/core/error.hpp>
+#include <vdiv/core/parallel.hpp>
 #include <vdiv/core/random.hpp>
 #include <vdiv/io/dataset.hpp>
 #include <vdiv/io/image.hpp>
@@ -72,25 +71,19 @@ inline train_set load_train_set(const std::filesystem::path& dir, std::size_t ca
                            "decoding on the fly\n";
   // Decode everything once (to cache, and to learn ImageFolder sizes / drop unreadable files).
   std::vector<std::optional<io::image_u8>> decoded(set.images.size());
-  std::atomic<std::size_t> next{0};
-  std::vector<std::thread> pool;
   const bool need_sizes = !cache && set.images.size() > 0 && set.images[0].width == 0;
   if (cache || need_sizes) {
-    for (unsigned t = 0; t < std::max(1u, threads); ++t)
-      pool.emplace_back([&] {
-        for (std::size_t i; (i = next++) < set.images.size();) {
-          try {
-            auto im = to_rgb(io::read_image(set.images[i].file));
-            set.images[i].width = im.width;
-            set.images[i].height = im.height;
-            if (cache) decoded[i] = std::move(im);
-            else decoded[i] = io::image_u8{};
-          } catch (const std::exception& e) {
-            std::cerr << "data: skipping " << set.images[i].file << ": " << e.what() << '\n';
-          }
-        }
-      });
-    for (auto& t : pool) t.join();
+    parallel_for(std::int64_t(set.images.size()), std::max(1u, threads), [&](std::int64_t i) {
+      try {
+        auto im = to_rgb(io::read_image(set.images[i].file));
+        set.images[i].width = im.width;
+        set.images[i].height = im.height;
+        if (cache) decoded[i] = std::move(im);
+        else decoded[i] = io::image_u8{};
+      } catch (const std::exception& e) {
+        std::cerr << "data: skipping " << set.images[i].file << ": " << e.what() << '\n';
+      }
+    });
     std::vector<train_image> kept;
     for (std::size_t i = 0; i < set.images.size(); ++i) {
       if (!decoded[i]) { ++set.skipped; continue; }

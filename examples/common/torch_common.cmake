@@ -1,13 +1,19 @@
 # Shared setup of the LibTorch examples and their tests (included by each user; defines the
 # targets once).
-#   vdiv_torch_common  INTERFACE: examples/common headers + vdiv + vdiv::io + LibTorch
+#   vdiv_torch_common  INTERFACE: examples/common headers + vdiv::torch (or vdiv + LibTorch) + vdiv::io
 #   vdiv_torch_pch     a tiny static library owning the precompiled <torch/torch.h>; every
 #                      torch target reuses it (a torch TU then compiles in seconds, not a minute)
 if(NOT TARGET vdiv_torch_common)
   find_package(CLI11 REQUIRED)
   add_library(vdiv_torch_common INTERFACE)
   target_include_directories(vdiv_torch_common INTERFACE ${CMAKE_CURRENT_LIST_DIR})
-  target_link_libraries(vdiv_torch_common INTERFACE vdiv::vdiv ${TORCH_LIBRARIES} CLI11::CLI11)
+  # vdiv::torch (vdiv, LibTorch's torch, zlib) where it exists: the trainers link what an
+  # installed-package user links.
+  if(TARGET vdiv::torch)
+    target_link_libraries(vdiv_torch_common INTERFACE vdiv::torch ${TORCH_LIBRARIES} CLI11::CLI11)
+  else()
+    target_link_libraries(vdiv_torch_common INTERFACE vdiv::vdiv ${TORCH_LIBRARIES} CLI11::CLI11)
+  endif()
   if(TARGET vdiv::io)
     target_link_libraries(vdiv_torch_common INTERFACE vdiv::io)
   endif()

@@ -44,6 +44,7 @@
 #include "distributed.hpp"
 #include "models.hpp"
 #include "flops.hpp"
+#include "run_cli.hpp"
 #include "run_util.hpp"
 #include "ssl.hpp"
 
@@ -80,7 +81,7 @@ int main(int argc, char** argv) {
   std::string data, views = "coco:baseline", out = "dino_run", arch = "vit_tiny";
   int size = 224, local_size = 96, batch = 64, epochs = 100, threads = 0, out_dim = 65536;
   int warmup_epochs = 10, warmup_teacher_epochs = 30, freeze_last_layer = 1;
-  std::uint32_t local_crops = 0, workers = 2, rank = 0, world = 1, limit = 0;
+  std::uint32_t local_crops = 0, workers = 2, limit = 0;
   std::string local_rule = "independent";
   double lr = -1, min_lr = 1e-6, wd = 0.04, wd_end = 0.4, m_teacher = 0.996, teacher_temp = 0.04,
          warmup_teacher_temp = 0.04, student_temp = 0.1, center_m = 0.9, clip = 3.0, cache_gib = 4.0;
@@ -120,15 +121,6 @@ int main(int argc, char** argv) {
   app.add_option("--freeze-last-layer", freeze_last_layer, "epochs the head's last layer stays frozen");
   app.add_option("--workers", workers);
   app.add_option("--threads", threads);
-  app.add_option("--rank", rank, "this process's rank (data-parallel training)");
-  app.add_option("--world-size", world, "number of ranks (data-parallel training)");
-  std::string dist_file, dist_addr;
-  std::int64_t dist_timeout = 1800;
-  bool no_sync = false;
-  app.add_option("--dist-file", dist_file, "rendezvous file for --world-size > 1 (shared, must not exist yet)");
-  app.add_option("--dist-addr", dist_addr, "rendezvous HOST:PORT for --world-size > 1 (rank 0 listens)");
-  app.add_option("--dist-timeout", dist_timeout, "seconds a rank waits for the others before failing");
-  app.add_flag("--no-sync", no_sync, "ranks only shard the data, no gradient averaging (comparisons)");
   app.add_option("--seed", seed);
   app.add_option("--limit", limit, "use at most this many images");
   app.add_option("--max-steps", max_steps, "stop after this many steps in total (benchmarks)");
@@ -136,16 +128,8 @@ int main(int argc, char** argv) {
   app.add_option("--bench-warmup", warmup_steps, "steps excluded from the final throughput figure");
   app.add_option("--cache-gib", cache_gib);
   app.add_flag("--no-resume", no_resume);
-  std::string device_name = "cpu", amp_name = "off";
-  int local_rank = -1, log_steps = 0;
-  app.add_option("--device", device_name, "cpu or cuda (this rank's GPU: LOCAL_RANK, --local-rank, else --rank)")
-      ->check(CLI::IsMember({"cpu", "cuda"}))
-      ->capture_default_str();
-  app.add_option("--amp", amp_name, "mixed precision: off, bf16 or fp16 (fp16: CUDA, with dynamic loss scaling)")
-      ->check(CLI::IsMember({"off", "bf16", "fp16"}))
-      ->capture_default_str();
-  app.add_option("--local-rank", local_rank, "GPU index of this rank (default: LOCAL_RANK, else --rank)");
-  app.add_option("--log-steps", log_steps, "print the loss of each of the first N steps (device comparisons)");
+  vt::run_cli run;
+  vt::add_run_options(app, run);
   CLI11_PARSE(app, argc, argv);
 
   try {
@@ -153,18 +137,12 @@ int main(int argc, char** argv) {
     torch::manual_seed(seed);
     const std::filesystem::path out_dir(out);
     std::filesystem::create_directories(out_dir);
-    const auto place = vt::place_ranks(rank, world, local_rank, dist_file, dist_addr);
-    rank = place.rank;
-    world = place.world_size;
-    VDIV_EXPECTS(world >= 1 && rank < world, "--rank must be < --world-size");
-    const auto device = vt::select_device(device_name, place.local_rank);
-    vt::make_current(device);
-    const auto amp = vt::parse_amp(amp_name, device);
+    const auto place = vt::resolve_run(run);
+    const std::uint32_t rank = place.rank, world = place.world;
+    const auto device = place.device;
+    const auto amp = place.amp;
     // --no-sync: independent ranks (no process group); rank 0 still owns the outputs.
-    const vt::process_group pg(no_sync ? vt::dist_options{}
-                                       : vt::dist_options{.rank = rank, .world_size = world, .file = dist_file,
-                                                          .addr = place.addr, .timeout_s = dist_timeout,
-                                                          .device = device, .agent_store = place.agent_store});
+    const vt::process_group pg(place.dist);
     const bool main_rank = rank == 0;
     std::ostream& say = main_rank ? std::cout : vt::null_stream();
     auto set = vt::load_train_set(data, std::size_t(cache_gib * (1ull << 30)), 2, limit);
@@ -259,7 +237,7 @@ int main(int argc, char** argv) {
         {"--freeze-last-layer", std::to_string(freeze_last_layer)},
         {"--seed", std::to_string(seed)},
         {"--world-size", std::to_string(world)},
-        {"--no-sync", no_sync ? "on" : "off"},
+        {"--no-sync", run.no_sync ? "on" : "off"},
         {"--limit", std::to_string(limit)}};
     if (amp != vt::amp_mode::off) run_settings["--amp"] = vt::to_string(amp);  // (absent: off, as before --amp)
 
@@ -350,7 +328,7 @@ int main(int argc, char** argv) {
           vt::update_center(center, t_out, center_m);
         }
         loss_acc += loss.detach().to(torch::kFloat64);
-        if (step < log_steps)
+        if (step < run.log_steps)
           say << "step " << step << " loss " << std::setprecision(9) << loss.item<double>() << std::setprecision(6)
               << std::endl;
         seen += cur->views[0].size(0);

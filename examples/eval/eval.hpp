@@ -10,6 +10,7 @@
 #include <ostream>
 
 #include <vdiv/core/error.hpp>
+#include <vdiv/torch/device.hpp>
 #include <vdiv/torch/schedules.hpp>
 
 namespace vdiv::train {
@@ -17,17 +18,23 @@ namespace vdiv::train {
 /// Features of `images` (N x 3 x H x W, normalised, on the CPU) through `encoder` (whose
 /// weights are on `device`), in batches, no grad; the features are on `device`. For CUDA the
 /// images are pinned and each batch copied with non_blocking. Feature maps (N x D x h x w) are
-/// average-pooled to N x D.
+/// average-pooled to N x D. `amp` runs the encoder under autocast (as the trainers' --amp);
+/// the features come back as float32 either way.
 inline ::torch::Tensor extract_features(::torch::jit::Module& encoder, const ::torch::Tensor& images,
                                         std::int64_t batch = 256,
-                                        const ::torch::Device& device = ::torch::Device(::torch::kCPU)) {
+                                        const ::torch::Device& device = ::torch::Device(::torch::kCPU),
+                                        amp_mode amp = amp_mode::off) {
   ::torch::NoGradGuard g;
   encoder.eval();
   std::vector<::torch::Tensor> parts;
   const auto host = device.is_cuda() ? images.pin_memory() : images;
   for (std::int64_t i = 0; i < images.size(0); i += batch) {
     auto x = host.slice(0, i, std::min(images.size(0), i + batch)).to(device, /*non_blocking=*/true);
-    auto f = encoder.forward({x}).toTensor();
+    ::torch::Tensor f;
+    {
+      const autocast_guard autocast(device, amp);
+      f = encoder.forward({x}).toTensor();
+    }
     if (f.dim() == 4) f = f.mean({2, 3});
     VDIV_EXPECTS(f.dim() == 2, "extract_features: the encoder must return N x D or N x D x h x w");
     parts.push_back(f.to(::torch::kFloat));

@@ -105,15 +105,20 @@ int main(int argc, char** argv) {
   app.add_flag("--no-linear", no_linear, "k-NN only");
   app.add_option("--threads", threads, "torch threads (0: all cores)");
   app.add_option("--out", out, "write the accuracies as JSON here");
-  std::string device_name = "cpu";
+  std::string device_name = "cpu", amp_name = "off";
   app.add_option("--device", device_name, "cpu or cuda (encoder, k-NN and linear probe)")
       ->check(CLI::IsMember({"cpu", "cuda"}))
+      ->capture_default_str();
+  app.add_option("--amp", amp_name, "the encoder's forward under autocast: off, bf16 or fp16 (fp16: CUDA); "
+                 "k-NN and linear probe stay float32")
+      ->check(CLI::IsMember({"off", "bf16", "fp16"}))
       ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
   try {
     vt::setup_threads(threads);
     const auto device = vt::select_device(device_name);
     vt::make_current(device);
+    const auto amp = vt::parse_amp(amp_name, device);
     vt::stopwatch clock;
     ::torch::jit::Module encoder;
     try {
@@ -131,14 +136,15 @@ int main(int argc, char** argv) {
       std::tie(xte, yte) = folder_tensors(std::filesystem::path(folder) / "val", test_limit, size);
     }
     const std::int64_t classes = std::max(ytr.max().item<std::int64_t>(), yte.max().item<std::int64_t>()) + 1;
-    auto ftr = vt::extract_features(encoder, xtr, 256, device);
-    auto fte = vt::extract_features(encoder, xte, 256, device);
+    auto ftr = vt::extract_features(encoder, xtr, 256, device, amp);
+    auto fte = vt::extract_features(encoder, xte, 256, device, amp);
     const double t_feat = clock.seconds();
     const double knn = vt::knn_accuracy(ftr, ytr, fte, yte, k, knn_t, classes);
     double linear = -1;
     if (!no_linear) linear = vt::linear_probe_accuracy(ftr, ytr, fte, yte, lp, classes);
     std::cout << std::fixed << std::setprecision(4) << "encoder " << encoder_path << " dataset " << dataset
-              << " train " << xtr.size(0) << " test " << xte.size(0) << " dim " << ftr.size(1) << "\n"
+              << " train " << xtr.size(0) << " test " << xte.size(0) << " dim " << ftr.size(1)
+              << (amp != vt::amp_mode::off ? " amp " + vt::to_string(amp) : std::string()) << "\n"
               << "knn_acc " << knn << " linear_acc " << linear << " (features " << std::setprecision(1)
               << t_feat << " s, total " << clock.seconds() << " s)\n";
     if (!out.empty())
@@ -146,7 +152,7 @@ int main(int argc, char** argv) {
                                 {"knn_acc", vt::str(knn)}, {"linear_acc", vt::str(linear)},
                                 {"k", vt::str(k)}, {"linear_epochs", vt::str(lp.epochs)},
                                 {"train", vt::str(xtr.size(0))}, {"test", vt::str(xte.size(0))},
-                                {"feature_dim", vt::str(ftr.size(1))}});
+                                {"feature_dim", vt::str(ftr.size(1))}, {"amp", vt::to_string(amp)}});
   } catch (const std::exception& e) {
     std::fprintf(stderr, "vdiv-eval: error: %s\n", e.what());
     return 1;

@@ -38,6 +38,7 @@
 #include "distributed.hpp"
 #include "flops.hpp"
 #include "moco.hpp"
+#include "run_cli.hpp"
 #include "run_util.hpp"
 
 namespace vt = vdiv::train;
@@ -51,7 +52,7 @@ int main(int argc, char** argv) {
   double lr = -1, sgd_momentum = 0.9, wd = 1e-4, temperature = 0.2, momentum = 0.999;
   std::int64_t queue = 65536;
   int dim = 128;
-  std::uint32_t workers = 2, rank = 0, world = 1, limit = 0;
+  std::uint32_t workers = 2, limit = 0;
   std::uint64_t seed = 0;
   std::int64_t max_steps = 0;
   double cache_gib = 4.0;
@@ -74,15 +75,6 @@ int main(int argc, char** argv) {
   app.add_option("--bn-splits", bn_splits, "simulate multi-GPU shuffling BN with this many splits");
   app.add_option("--workers", workers, "data loader threads");
   app.add_option("--threads", threads, "torch intra-op threads (0: all cores)");
-  app.add_option("--rank", rank, "this process's rank (data-parallel training)");
-  app.add_option("--world-size", world, "number of ranks (data-parallel training)");
-  std::string dist_file, dist_addr;
-  std::int64_t dist_timeout = 1800;
-  bool no_sync = false;
-  app.add_option("--dist-file", dist_file, "rendezvous file for --world-size > 1 (shared, must not exist yet)");
-  app.add_option("--dist-addr", dist_addr, "rendezvous HOST:PORT for --world-size > 1 (rank 0 listens)");
-  app.add_option("--dist-timeout", dist_timeout, "seconds a rank waits for the others before failing");
-  app.add_flag("--no-sync", no_sync, "ranks only shard the data, no gradient averaging (comparisons)");
   app.add_option("--seed", seed);
   app.add_option("--limit", limit, "use at most this many images (0: all)");
   app.add_option("--max-steps", max_steps, "stop after this many steps in total (benchmarks)");
@@ -90,19 +82,12 @@ int main(int argc, char** argv) {
   app.add_option("--bench-warmup", warmup_steps, "steps excluded from the final throughput figure");
   app.add_option("--cache-gib", cache_gib, "decode images into memory up to this size");
   app.add_flag("--no-resume", no_resume, "ignore an existing checkpoint in --out");
-  std::string device_name = "cpu", amp_name = "off", channels_last_name = "auto";
-  int local_rank = -1, log_steps = 0;
-  app.add_option("--device", device_name, "cpu or cuda (this rank's GPU: LOCAL_RANK, --local-rank, else --rank)")
-      ->check(CLI::IsMember({"cpu", "cuda"}))
-      ->capture_default_str();
-  app.add_option("--amp", amp_name, "mixed precision: off, bf16 or fp16 (fp16: CUDA, with dynamic loss scaling)")
-      ->check(CLI::IsMember({"off", "bf16", "fp16"}))
-      ->capture_default_str();
+  std::string channels_last_name = "auto";
   app.add_option("--channels-last", channels_last_name, "ResNet memory format: auto (on for cuda), on, off")
       ->check(CLI::IsMember({"auto", "on", "off"}))
       ->capture_default_str();
-  app.add_option("--local-rank", local_rank, "GPU index of this rank (default: LOCAL_RANK, else --rank)");
-  app.add_option("--log-steps", log_steps, "print the loss of each of the first N steps (device comparisons)");
+  vt::run_cli run;
+  vt::add_run_options(app, run);
   CLI11_PARSE(app, argc, argv);
 
   try {
@@ -110,19 +95,13 @@ int main(int argc, char** argv) {
     ::torch::manual_seed(seed);
     const auto out_dir = std::filesystem::path(out);
     std::filesystem::create_directories(out_dir);
-    const auto place = vt::place_ranks(rank, world, local_rank, dist_file, dist_addr);
-    rank = place.rank;
-    world = place.world_size;
-    VDIV_EXPECTS(world >= 1 && rank < world, "--rank must be < --world-size");
-    const auto device = vt::select_device(device_name, place.local_rank);
-    vt::make_current(device);
-    const auto amp = vt::parse_amp(amp_name, device);
+    const auto place = vt::resolve_run(run);
+    const std::uint32_t rank = place.rank, world = place.world;
+    const auto device = place.device;
+    const auto amp = place.amp;
     const bool channels_last = vt::want_channels_last(channels_last_name, device);
     // --no-sync: independent ranks (no process group); rank 0 still owns the outputs.
-    const vt::process_group pg(no_sync ? vt::dist_options{}
-                                       : vt::dist_options{.rank = rank, .world_size = world, .file = dist_file,
-                                                          .addr = place.addr, .timeout_s = dist_timeout,
-                                                          .device = device, .agent_store = place.agent_store});
+    const vt::process_group pg(place.dist);
     const bool main_rank = rank == 0;
     std::ostream& say = main_rank ? std::cout : vt::null_stream();
 
@@ -197,7 +176,7 @@ int main(int argc, char** argv) {
         {"--epochs", std::to_string(epochs)},
         {"--seed", std::to_string(seed)},
         {"--world-size", std::to_string(world)},
-        {"--no-sync", no_sync ? "on" : "off"},
+        {"--no-sync", run.no_sync ? "on" : "off"},
         {"--limit", std::to_string(limit)}};
     if (amp != vt::amp_mode::off) run_settings["--amp"] = vt::to_string(amp);  // (absent: off, as before --amp)
 
@@ -271,7 +250,7 @@ int main(int argc, char** argv) {
         model.queue.enqueue(pg.all_gather_cat(k));  // every rank's keys, in rank order
         loss_acc += loss.detach().to(::torch::kFloat64);
         acc_acc += (logits.argmax(1) == 0).to(::torch::kFloat).mean().to(::torch::kFloat64);
-        if (step < log_steps)
+        if (step < run.log_steps)
           say << "step " << step << " loss " << std::setprecision(9) << loss.item<double>() << std::setprecision(6)
               << std::endl;
         seen += cur->view1.size(0);

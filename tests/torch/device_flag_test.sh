@@ -27,6 +27,7 @@ expect dino_cuda 1 "built against a CPU-only LibTorch" "$dino" "${tiny[@]}" --ou
 expect eval_cuda 1 "built against a CPU-only LibTorch" "$eval_bin" --encoder "$work/none.pt" --device cuda
 expect moco_fp16_cpu 1 "--amp fp16 needs --device cuda" "$moco" "${tiny[@]}" --out "$work/m2" --width 8 --small-stem --queue 32 --amp fp16
 expect dino_fp16_cpu 1 "--amp fp16 needs --device cuda" "$dino" "${tiny[@]}" --out "$work/d2" --out-dim 64 --amp fp16
+expect eval_fp16_cpu 1 "--amp fp16 needs --device cuda" "$eval_bin" --encoder "$work/none.pt" --amp fp16
 expect moco_bad_device 105 "--device" "$moco" "${tiny[@]}" --out "$work/m3" --device tpu
 for d in m d m2 d2; do
   if [ -e "$work/$d/checkpoint.pt" ]; then echo "FAIL: a refused run wrote $work/$d/checkpoint.pt"; fails=1; fi
