@@ -34,25 +34,41 @@ feature_batch<T> torch_features(const torch::Tensor& t) {
                           t.stride(1), t.stride(2), t.stride(0)};
 }
 
+namespace detail {
+/// The tensor overload's work for one element type: checks, output, engine call. A template so
+/// that VDIV_OT_EXTERN_TEMPLATES can keep its code out of every TU but one.
+template <class T>
+torch::Tensor similarity_tensor(cpu backend, const torch::Tensor& x, const torch::Tensor& y, const emd_options& o) {
+  VDIV_EXPECTS(x.device().is_cpu() && y.device().is_cpu(),
+               "similarity(cpu, tensor, tensor): tensors must be on the CPU");
+  VDIV_EXPECTS(x.scalar_type() == y.scalar_type(), "x and y must have the same dtype");
+  VDIV_EXPECTS(x.scalar_type() == torch::kFloat || x.scalar_type() == torch::kDouble,
+               "similarity(cpu, tensor, tensor): dtype must be float32 or float64");
+  const auto batch = x.dim() == 3 ? x.size(0) : 1;
+  torch::Tensor out = torch::empty({batch}, x.options());
+  similarity(backend, torch_features<T>(x), torch_features<T>(y),
+             std::span<T>(out.data_ptr<T>(), static_cast<std::size_t>(batch)), o);
+  return out;
+}
+}  // namespace detail
+
 /// Similarity of CPU tensors x (B x N x D or N x D) and y (B x M x D or M x D), as a 1-D
 /// tensor of B values with x's dtype (float32 or float64).
 inline torch::Tensor similarity(cpu backend, const torch::Tensor& x, const torch::Tensor& y,
                                 const emd_options& o = {}) {
-  VDIV_EXPECTS(x.device().is_cpu() && y.device().is_cpu(),
-               "similarity(cpu, tensor, tensor): tensors must be on the CPU");
-  VDIV_EXPECTS(x.scalar_type() == y.scalar_type(), "x and y must have the same dtype");
-  const auto batch = x.dim() == 3 ? x.size(0) : 1;
-  torch::Tensor out = torch::empty({batch}, x.options());
-  if (x.scalar_type() == torch::kFloat) {
-    similarity(backend, torch_features<float>(x), torch_features<float>(y),
-               std::span<float>(out.data_ptr<float>(), static_cast<std::size_t>(batch)), o);
-  } else if (x.scalar_type() == torch::kDouble) {
-    similarity(backend, torch_features<double>(x), torch_features<double>(y),
-               std::span<double>(out.data_ptr<double>(), static_cast<std::size_t>(batch)), o);
-  } else {
-    throw invalid_argument("similarity(cpu, tensor, tensor): dtype must be float32 or float64");
-  }
-  return out;
+  if (x.scalar_type() == torch::kDouble) return detail::similarity_tensor<double>(backend, x, y, o);
+  return detail::similarity_tensor<float>(backend, x, y, o);
 }
+
+// With VDIV_OT_EXTERN_TEMPLATES (see ot/cpu/similarity.hpp) the tensor adapters are compiled
+// once too: include <vdiv/torch/instantiate.hpp> in one .cpp of the program.
+#if defined(VDIV_OT_EXTERN_TEMPLATES)
+extern template feature_batch<float> torch_features<float>(const torch::Tensor&);
+extern template feature_batch<double> torch_features<double>(const torch::Tensor&);
+extern template torch::Tensor detail::similarity_tensor<float>(cpu, const torch::Tensor&, const torch::Tensor&,
+                                                               const emd_options&);
+extern template torch::Tensor detail::similarity_tensor<double>(cpu, const torch::Tensor&, const torch::Tensor&,
+                                                                const emd_options&);
+#endif
 
 }  // namespace vdiv
