@@ -39,7 +39,15 @@ step(${CMAKE_COMMAND} -S ${CMAKE_CURRENT_LIST_DIR}/estimator_consumer -B ${WORK_
 step(${CMAKE_COMMAND} --build ${WORK_DIR}/estimator)
 step(${WORK_DIR}/estimator/estimator_consumer)
 
-# 6. pkg-config: vdiv-core alone, and vdiv (which pulls eigen3 in)
+# 6. the LibTorch adapters through vdiv::torch, with the engine instantiated once
+if(WITH_TORCH)
+  step(${CMAKE_COMMAND} -S ${CMAKE_CURRENT_LIST_DIR}/torch_consumer -B ${WORK_DIR}/torch ${options}
+       -DCMAKE_PREFIX_PATH=${WORK_DIR}/prefix -DTorch_DIR=${TORCH_DIR})
+  step(${CMAKE_COMMAND} --build ${WORK_DIR}/torch)
+  step(${WORK_DIR}/torch/torch_consumer)
+endif()
+
+# 7. pkg-config: vdiv-core alone, and vdiv (which pulls eigen3 in)
 find_program(PKG_CONFIG pkg-config REQUIRED)
 set(ENV{PKG_CONFIG_PATH} ${WORK_DIR}/prefix/share/pkgconfig)
 foreach(pc vdiv-core vdiv)
