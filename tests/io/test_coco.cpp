@@ -2,9 +2,11 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vdiv/core/random.hpp>
 #include <vdiv/io/coco.hpp>
+#include <vector>
 
 #include "io_test_util.hpp"
 #include "test_seed.hpp"
@@ -175,4 +177,44 @@ TEST_CASE("COCO: to_coco_json round-trips through load_coco") {
     CHECK(back.images[i].boxes == d.images[i].boxes);
     CHECK(back.images[i].category_ids == d.images[i].category_ids);
   }
+}
+
+TEST_CASE("COCO: to_coco_json escapes names (quote, backslash, newline) and keeps integers") {
+  io::coco_dataset d;
+  const std::string file_name = "dir \"x\"\\sub\nline\t\x01 \xc3\xa9.jpg";
+  const std::string category = "say \"hi\"\\\nbye";
+  d.categories = {{3, category}, {4, "plain"}};
+  d.images.push_back({.id = 7, .file_name = file_name, .width = 64, .height = 48,
+                      .boxes = {{1.5f, 2.0f, 11.5f, 22.25f}, {0, 0, 64, 48}}, .category_ids = {3, 4}});
+  const std::string json = io::to_coco_json(d, {{12.0, 0.75}});
+
+  const auto back = io::parse_coco(json, "escaped.json", "/imgs");
+  REQUIRE(back.images.size() == 1);
+  CHECK(back.images[0].file_name == file_name);
+  CHECK(back.categories == d.categories);
+  CHECK(back.images[0].boxes == d.images[0].boxes);
+  CHECK(back.images[0].category_ids == d.images[0].category_ids);
+
+  // The same through nlohmann: key order, integral values as integers, areas as given.
+  const auto j = nlohmann::ordered_json::parse(json);
+  std::vector<std::string> keys;
+  for (const auto& [k, v] : j.items()) keys.push_back(k);
+  CHECK(keys == std::vector<std::string>{"info", "images", "annotations", "categories"});
+  CHECK(j["images"][0]["file_name"].get<std::string>() == file_name);
+  CHECK(j["categories"][0]["name"].get<std::string>() == category);
+  CHECK(j["images"][0]["width"].is_number_integer());
+  const auto& a = j["annotations"];
+  REQUIRE(a.size() == 2);
+  CHECK(a[0]["id"] == 1);
+  CHECK(a[1]["id"] == 2);
+  CHECK(a[0]["iscrowd"].is_number_integer());
+  CHECK(a[0]["bbox"].dump() == "[1.5,2,10,20.25]");
+  CHECK(a[0]["area"].is_number_integer());
+  CHECK(a[0]["area"] == 12);
+  CHECK(a[1]["area"].get<double>() == 0.75);
+  CHECK(a[1]["bbox"].dump() == "[0,0,64,48]");
+
+  // A name JSON cannot hold (not UTF-8) is refused, not written as an unreadable file.
+  d.categories[1].second = "bad \xff byte";
+  CHECK_THROWS_AS((void)io::to_coco_json(d), vdiv::invalid_argument);
 }

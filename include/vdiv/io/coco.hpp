@@ -15,7 +15,6 @@
 
 #include <cmath>
 #include <cstdint>
-#include <cstdio>
 #include <filesystem>
 #include <ostream>
 #include <string>
@@ -356,47 +355,48 @@ inline coco_dataset load_coco(const std::filesystem::path& instances_json,
 }
 
 /// Serialises a dataset as COCO instances JSON (images, annotations with ids from 1, categories)
-/// so tools written for COCO read vdiv's generated scenes.
+/// so tools written for COCO read vdiv's generated scenes. Written with nlohmann::ordered_json
+/// on one line: ids, sizes and iscrowd as integers; bbox ([x, y, w, h]) and area as integers
+/// when integral, else as the shortest decimal that reads back as the same float (area: double
+/// when given in `mask_areas`, else the box's area). Names are escaped as JSON needs.
+/// @throws vdiv::invalid_argument when a file_name or category name is not valid UTF-8 (JSON
+///         cannot hold it).
 inline std::string to_coco_json(const coco_dataset& d,
                                 const std::vector<std::vector<double>>& mask_areas = {}) {
-  std::string out = "{\"info\": {\"description\": \"written by vdiv\"},\n\"images\": [";
-  char buf[256];
-  for (std::size_t i = 0; i < d.images.size(); ++i) {
-    const auto& im = d.images[i];
-    out += i ? ",\n" : "\n";
-    std::snprintf(buf, sizeof buf, "{\"id\": %lld, \"width\": %d, \"height\": %d, \"file_name\": ",
-                  static_cast<long long>(im.id), im.width, im.height);
-    out += buf;
-    vdiv::detail::append_json_string(out, im.file_name);
-    out += '}';
-  }
-  out += "],\n\"annotations\": [";
+  using json = nlohmann::ordered_json;
+  using vdiv::detail::json_number_value;
+  json images = json::array(), annotations = json::array(), categories = json::array();
   std::int64_t next_id = 1;
   for (std::size_t i = 0; i < d.images.size(); ++i) {
     const auto& im = d.images[i];
+    images.push_back(json{{"id", im.id}, {"width", im.width}, {"height", im.height},
+                          {"file_name", im.file_name}});
     for (std::size_t k = 0; k < im.boxes.size(); ++k) {
       const box& b = im.boxes[k];
-      double a = double(area(b));
-      if (i < mask_areas.size() && k < mask_areas[i].size()) a = mask_areas[i][k];
-      std::snprintf(buf, sizeof buf,
-                    "%s\n{\"id\": %lld, \"image_id\": %lld, \"category_id\": %d, \"bbox\": [%.9g, "
-                    "%.9g, %.9g, %.9g], \"area\": %.9g, \"iscrowd\": 0}",
-                    next_id > 1 ? "," : "", static_cast<long long>(next_id),
-                    static_cast<long long>(im.id), im.category_ids.at(k), double(b.x0), double(b.y0),
-                    double(b.width()), double(b.height()), a);
-      out += buf;
-      ++next_id;
+      const bool given = i < mask_areas.size() && k < mask_areas[i].size();
+      annotations.push_back(json{
+          {"id", next_id++},
+          {"image_id", im.id},
+          {"category_id", im.category_ids.at(k)},
+          {"bbox", json::array({json_number_value(b.x0), json_number_value(b.y0),
+                                json_number_value(b.width()), json_number_value(b.height())})},
+          {"area", given ? json_number_value(mask_areas[i][k]) : json_number_value(area(b))},
+          {"iscrowd", 0}});
     }
   }
-  out += "],\n\"categories\": [";
-  for (std::size_t c = 0; c < d.categories.size(); ++c) {
-    std::snprintf(buf, sizeof buf, "%s\n{\"id\": %d, \"name\": ", c ? "," : "", d.categories[c].first);
-    out += buf;
-    vdiv::detail::append_json_string(out, d.categories[c].second);
-    out += ", \"supercategory\": \"object\"}";
+  for (const auto& [id, name] : d.categories) {
+    categories.push_back(json{{"id", id}, {"name", name}, {"supercategory", "object"}});
   }
-  out += "]}\n";
-  return out;
+  const json doc{{"info", {{"description", "written by vdiv"}}},
+                 {"images", std::move(images)},
+                 {"annotations", std::move(annotations)},
+                 {"categories", std::move(categories)}};
+  try {
+    return doc.dump() + "\n";
+  } catch (const json::type_error& e) {  // 316: a string is not valid UTF-8
+    throw vdiv::invalid_argument(
+        std::string("to_coco_json: a file_name or category name is not valid UTF-8: ") + e.what());
+  }
 }
 
 }  // namespace vdiv::io

@@ -360,20 +360,26 @@ inline constexpr const char* scene_manifest_name = ".vdiv-make-scenes.json";
 namespace detail {
 
 inline std::string scene_manifest(const scene_options& o) {
-  char buf[512];
-  std::snprintf(buf, sizeof buf,
-                "{\"vdiv_make_scenes\": 1, \"count\": %u, \"width\": %d, \"height\": %d, "
-                "\"iconic\": %s, \"objects\": [%d, %d], \"object_size\": [%d, %d], "
-                "\"iconic_area\": [%.9g, %.9g], \"max_overlap\": %.9g, \"ink_threshold\": %d, "
-                "\"seed\": %llu, \"jpeg_quality\": %d, \"layout\": \"%s\", \"fashion_mnist\": ",
-                o.count, o.width, o.height, o.iconic ? "true" : "false", o.objects_min,
-                o.objects_max, o.object_size_min, o.object_size_max, double(o.iconic_area_min),
-                double(o.iconic_area_max), double(o.max_overlap), int(o.ink_threshold),
-                static_cast<unsigned long long>(o.seed), o.jpeg_quality,
-                o.layout == scene_layout::coco ? "coco" : "folder");
-  std::string out = buf;
-  vdiv::detail::append_json_string(out, std::filesystem::absolute(o.fashion_mnist_dir).string());
-  return out + "}\n";
+  using json = nlohmann::ordered_json;
+  using vdiv::detail::json_number_value;
+  const json manifest{
+      {"vdiv_make_scenes", 1},
+      {"count", o.count},
+      {"width", o.width},
+      {"height", o.height},
+      {"iconic", o.iconic},
+      {"objects", {o.objects_min, o.objects_max}},
+      {"object_size", {o.object_size_min, o.object_size_max}},
+      {"iconic_area", {json_number_value(o.iconic_area_min), json_number_value(o.iconic_area_max)}},
+      {"max_overlap", json_number_value(o.max_overlap)},
+      {"ink_threshold", int(o.ink_threshold)},
+      {"seed", o.seed},
+      {"jpeg_quality", o.jpeg_quality},
+      {"layout", o.layout == scene_layout::coco ? "coco" : "folder"},
+      {"fashion_mnist", std::filesystem::absolute(o.fashion_mnist_dir).string()}};
+  // A path that is not UTF-8 gets U+FFFD for its bad bytes rather than failing the run; the
+  // manifest only recognises a rerun, and the output is deterministic either way.
+  return manifest.dump(-1, ' ', false, json::error_handler_t::replace) + "\n";
 }
 
 // Whether `name` is an image file name make_scenes writes (NNNNNN.jpg, at least 6 digits).
@@ -539,25 +545,27 @@ inline scene_summary make_scenes(const scene_options& options) {
     summary.annotations = options.out_dir / "instances.json";
   } else {
     // Pseudo-box file of load_image_folder: at most 3 boxes, largest first.
-    json = "{";
-    char buf[128];
+    using vdiv::detail::json_number_value;
+    nlohmann::ordered_json boxes = nlohmann::ordered_json::object();
+    // ordered_json's object is a vector searched linearly on insert (quadratic over thousands of
+    // images); the names are distinct (one per index), so append to the vector directly.
+    auto& entries = boxes.get_ref<nlohmann::ordered_json::object_t&>();
+    entries.reserve(options.count);
     for (std::uint32_t i = 0; i < options.count; ++i) {
       auto objs = objects[i];
       std::stable_sort(objs.begin(), objs.end(),
                        [](const auto& a, const auto& b) { return a.mask_area > b.mask_area; });
       if (objs.size() > 3) objs.resize(3);
-      json += i ? ",\n" : "\n";
-      vdiv::detail::append_json_string(json, relative[i]);
-      json += ": [";
-      for (std::size_t k = 0; k < objs.size(); ++k) {
-        const box& b = objs[k].bounds;
-        std::snprintf(buf, sizeof buf, "%s[%g, %g, %g, %g]", k ? ", " : "", double(b.x0),
-                      double(b.y0), double(b.x1), double(b.y1));
-        json += buf;
+      nlohmann::ordered_json list = nlohmann::ordered_json::array();
+      for (const auto& o : objs) {
+        const box& b = o.bounds;
+        list.push_back(nlohmann::ordered_json::array(
+            {json_number_value(b.x0), json_number_value(b.y0), json_number_value(b.x1),
+             json_number_value(b.y1)}));
       }
-      json += "]";
+      entries.Container::emplace_back(relative[i], std::move(list));
     }
-    json += "\n}\n";
+    json = boxes.dump() + "\n";
     summary.annotations = options.out_dir / "boxes.json";
   }
   vdiv::detail::write_file_atomic(summary.annotations, json);

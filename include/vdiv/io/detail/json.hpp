@@ -1,7 +1,8 @@
 #pragma once
-// JSON parsing for vdiv::io: simdjson (On Demand for COCO files, DOM for small files; chosen by
-// measurement, see bench/io/README.md), with nlohmann::json's SAX parser used only on the error
-// path to locate a syntax error (simdjson reports what, not where).
+// JSON for vdiv::io: parsing with simdjson (On Demand for COCO files, DOM for small files; chosen
+// by measurement, see bench/io/README.md), with nlohmann::json's SAX parser used only on the
+// error path to locate a syntax error (simdjson reports what, not where); writing (COCO JSON,
+// pseudo boxes, the make_scenes manifest) with nlohmann::ordered_json.
 
 #include <fcntl.h>
 #include <simdjson.h>
@@ -12,6 +13,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include <charconv>
 #include <cmath>
 #include <cstdint>
 #include <filesystem>
@@ -222,29 +224,26 @@ inline simdjson::dom::object json_object(simdjson::dom::element e, const json_wh
   throw_schema(where, field, "expected an object");
 }
 
-/// Appends `s` to `out` as a JSON string literal (quotes and escapes).
-inline void append_json_string(std::string& out, std::string_view s) {
-  out += '"';
-  for (const char ch : s) {
-    const auto c = static_cast<unsigned char>(ch);
-    switch (ch) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      default:
-        if (c < 0x20) {
-          static constexpr char hex[] = "0123456789abcdef";
-          out += "\\u00";
-          out += hex[c >> 4];
-          out += hex[c & 15];
-        } else {
-          out += ch;
-        }
-    }
+/// A number for a written JSON document: an integer when `v` is integral (and fits in int64),
+/// else the double (nlohmann writes the shortest decimal that reads back as `v`).
+inline nlohmann::ordered_json json_number_value(double v) {
+  if (std::isfinite(v) && v == std::trunc(v) && std::fabs(v) < 0x1p63) {
+    return static_cast<std::int64_t>(v);
   }
-  out += '"';
+  return v;
+}
+
+/// A float as a JSON number: an integer when integral, else the shortest decimal that reads
+/// back as `v` (0.3f is written 0.3, not 0.30000001192092896, its value as a double).
+inline nlohmann::ordered_json json_number_value(float v) {
+  if (!std::isfinite(v) || (v == std::trunc(v) && std::fabs(v) < 0x1p63f)) {
+    return json_number_value(static_cast<double>(v));
+  }
+  char buf[32];
+  const auto end = std::to_chars(buf, buf + sizeof buf, v).ptr;  // shortest round trip
+  double d = 0;
+  std::from_chars(buf, end, d);
+  return d;
 }
 
 }  // namespace vdiv::detail
