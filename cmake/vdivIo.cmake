@@ -5,8 +5,8 @@
 #   libpng (simplified API)        PNG decode/encode
 #   zlib                           gzipped IDX files (Fashion-MNIST)
 #   simdjson                       COCO / pseudo-box JSON parsing (the fast path)
-#   nlohmann_json                  only to locate syntax errors (byte, line, column) in a
-#                                  malformed JSON file, which simdjson does not report
+#   nlohmann_json                  JSON writing (COCO, pseudo boxes, manifests), and locating
+#                                  syntax errors (byte, line, column), which simdjson does not report
 set(VDIV_HAS_IO OFF)
 find_package(libjpeg-turbo CONFIG QUIET)
 find_package(PNG QUIET)
