@@ -19,7 +19,11 @@
 namespace vdiv::detail {
 
 [[noreturn]] inline void throw_io(const std::filesystem::path& file, const std::string& problem) {
-  throw io_error("'" + file.string() + "': " + problem);
+  // Appended, not a chain of operator+: g++ 12.2 reports false -Wrestrict / -Wstringop-overflow
+  // warnings inside std::string's operator+ here (GCC bug 105329).
+  std::string message = "'";
+  message.append(file.string()).append("': ").append(problem);
+  throw io_error(message);
 }
 
 /// Reads a whole file. Throws io_error naming the file when it is missing, a directory, or
@@ -71,8 +75,10 @@ inline void write_file_atomic(const std::filesystem::path& file, const void* dat
   std::string tmp;
   int fd = -1;
   for (int attempt = 0; fd < 0 && attempt < 100; ++attempt) {
-    tmp = (dir / ("." + file.filename().string() + ".tmp." + std::to_string(::getpid()) + "." +
-                  std::to_string(counter.fetch_add(1)))).string();
+    std::string name = ".";  // appended: see throw_io
+    name.append(file.filename().string()).append(".tmp.").append(std::to_string(::getpid()));
+    name.append(".").append(std::to_string(counter.fetch_add(1)));
+    tmp = (dir / name).string();
     fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
     if (fd < 0 && errno != EEXIST) break;
   }
