@@ -465,7 +465,7 @@ inline scene_summary make_scenes(const scene_options& options) {
     }
     if (!found.owned_files.empty() && !found.manifest_matches && !options.overwrite) {
       vdiv::detail::throw_io(options.out_dir,
-                             "already holds scenes made with other options (" +
+                             "already holds scenes made with other options or by an older vdiv (" +
                                  std::to_string(found.owned_files.size()) +
                                  " files); pass --overwrite to replace them, or choose another "
                                  "output directory");
