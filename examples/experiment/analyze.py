@@ -10,7 +10,7 @@ baseline backbone, optional), train_seconds; config "random_init" is the untrain
 Output (markdown): per config mean +- 95% CI over seeds (Student t); paired differences against
 baseline (same seed) with CIs; Spearman rank correlation of accuracy and S over the configs; a
 quadratic fit of accuracy on S (all seeds' points) with the CI of its quadratic term and the S of
-its peak (delta method); and the paper's claims, each marked supported / contradicted / cannot
+its peak (delta method), each for S from both encoders; and the paper's claims, each marked supported / contradicted / cannot
 tell by the rule written next to it.
 """
 import argparse
@@ -97,7 +97,7 @@ def main():
         s = mean_ci([x["s"] for x in r])
         s_ssl = mean_ci([x["s_ssl"] for x in r])
         secs = mean_ci([x["train_seconds"] for x in r])
-        summary[c] = {"linear": lin, "knn": knn, "s": s}
+        summary[c] = {"linear": lin, "knn": knn, "s": s, "s_ssl": s_ssl}
         out.append("| %s | %d | %s | %s | %s | %s | %s |" % (c, lin[2], fmt(*lin[:2]), fmt(*knn[:2]), fmt(*s[:2]),
                                                            fmt(*s_ssl[:2]), fmt(*secs[:2], digits=0)))
 
@@ -114,25 +114,34 @@ def main():
         diffs[c] = (dl, dk)
         out.append("| %s | %s | %s |" % (c, fmt(*dl[:2]), fmt(*dk[:2])))
 
+    # S from two encoders: the independent classifier (the issue's scorer) and the seed's
+    # baseline SSL backbone (the paper scores with an SSL-pretrained ResNet-50). They need not
+    # agree, so every S analysis is done for both.
+    scorers = [("s", "independent encoder"), ("s_ssl", "baseline SSL backbone")]
     trained = [c for c in configs if c != "random_init" and math.isfinite(summary[c]["s"][0])]
-    out.append("\n## Accuracy against S (pre-trained configs)\n")
-    fit = None
-    if len(trained) >= 4:
-        rho, p = stats.spearmanr([summary[c]["s"][0] for c in trained], [summary[c]["linear"][0] for c in trained])
+    fits = {}
+    for key, label in scorers:
+        on = [c for c in configs if c != "random_init" and math.isfinite(summary[c][key][0])]
+        out.append("\n## Accuracy against S (%s; pre-trained configs)\n" % label)
+        if len(on) < 4:
+            out.append("Not enough configs with this S yet.")
+            continue
+        rho, p = stats.spearmanr([summary[c][key][0] for c in on], [summary[c]["linear"][0] for c in on])
         out.append("Spearman rank correlation of mean linear accuracy and mean S over %d configs: "
-                   "rho = %.3f (p = %.3g)." % (len(trained), rho, p))
-        pts = [(x["s"], x["linear_acc"]) for c in trained for x in rows[c].values()
-               if math.isfinite(x["s"]) and math.isfinite(x["linear_acc"])]
+                   "rho = %.3f (p = %.3g)." % (len(on), rho, p))
+        pts = [(x[key], x["linear_acc"]) for c in on for x in rows[c].values()
+               if math.isfinite(x[key]) and math.isfinite(x["linear_acc"])]
         if len(pts) >= 5:
             s_all, a_all = zip(*pts)
             beta, c_half, peak, peak_half, dof = quadratic_fit(s_all, a_all)
-            fit = beta
+            fits[key] = (beta, c_half, peak, min(s_all), max(s_all), on)
             out.append("Quadratic fit over %d (config, seed) points: acc = %.4f + %.4f S + %.4f S^2; "
-                       "quadratic term %.4f ± %.4f (95%%, %d dof)%s; peak at S = %.3f ± %.3f." % (
+                       "quadratic term %.4f ± %.4f (95%%, %d dof)%s; peak at S = %.3f ± %.3f "
+                       "(observed S: %.3f to %.3f)." % (
                            len(pts), beta[0], beta[1], beta[2], beta[2], c_half, dof,
                            " - a reverse U" if beta[2] + c_half < 0 else
                            (" - a U" if beta[2] - c_half > 0 else " - no curvature the data can tell"),
-                           peak, peak_half))
+                           peak, peak_half, min(s_all), max(s_all)))
 
     out.append("\n## The paper's claims against these data\n")
     out.append("Rule: supported when the 95% CI of the tested difference excludes 0 in the claimed direction, "
@@ -164,8 +173,20 @@ def main():
     ]
     for text, d, direction in claims:
         out.append("- %s: **%s** (difference %s)" % (text, verdict(d, direction), fmt(*d[:2])))
-    if fit is not None:
-        out.append("- Accuracy peaks at moderate S (a reverse U, paper section 4.3): see the quadratic term above.")
+    for key, label in scorers:
+        if key not in fits:
+            continue
+        beta, c_half, peak, lo, hi, _ = fits[key]
+        if beta[2] + c_half < 0 and lo < peak < hi:
+            v = "supported"
+        elif beta[2] - c_half > 0 or (beta[2] + c_half < 0 and not lo < peak < hi):
+            v = "contradicted"
+        else:
+            v = "cannot tell"
+        out.append("- Accuracy peaks at moderate S (a reverse U, paper section 4.3), S from the %s: **%s** "
+                   "(quadratic term %.2f ± %.2f; supported needs a negative term whose CI excludes 0 and a "
+                   "peak inside the observed S; contradicted: a U, or a reverse U peaking outside it)" % (
+                       label, v, beta[2], c_half))
 
     text = "\n".join(out) + "\n"
     if args.out:
@@ -176,22 +197,26 @@ def main():
         import matplotlib
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
-        fig, ax = plt.subplots(figsize=(7, 4.5))
-        for c in trained:
-            s, lin = summary[c]["s"], summary[c]["linear"]
-            ax.errorbar(s[0], lin[0], xerr=s[1] if math.isfinite(s[1]) else None,
-                        yerr=lin[1] if math.isfinite(lin[1]) else None, fmt="o", capsize=3)
-            ax.annotate(c, (s[0], lin[0]), textcoords="offset points", xytext=(4, 4), fontsize=7)
-        if "random_init" in summary:
-            ri = summary["random_init"]["linear"]
-            ax.axhline(ri[0], color="grey", ls="--", lw=1)
-            ax.text(ax.get_xlim()[0], ri[0], " random init", va="bottom", fontsize=7, color="grey")
-        if fit is not None:
-            xs = np.linspace(min(summary[c]["s"][0] for c in trained), max(summary[c]["s"][0] for c in trained), 100)
-            ax.plot(xs, fit[0] + fit[1] * xs + fit[2] * xs * xs, color="black", lw=1)
-        ax.set_xlabel("EMD similarity S (independent encoder)")
-        ax.set_ylabel("linear-probe accuracy (Fashion-MNIST test)")
-        ax.set_title("accuracy against view similarity, mean ± 95% CI over seeds")
+        fig, axes = plt.subplots(1, 2, figsize=(12, 4.5), sharey=True)
+        for ax, (key, label) in zip(axes, scorers):
+            on = [c for c in configs if c != "random_init" and math.isfinite(summary[c][key][0])]
+            for c in on:
+                s_, lin = summary[c][key], summary[c]["linear"]
+                ax.errorbar(s_[0], lin[0], xerr=s_[1] if math.isfinite(s_[1]) else None,
+                            yerr=lin[1] if math.isfinite(lin[1]) else None, fmt="o", capsize=3,
+                            color="C%d" % (configs.index(c) % 10))
+                ax.annotate(c, (s_[0], lin[0]), textcoords="offset points", xytext=(4, 4), fontsize=7)
+            if "random_init" in summary:
+                ri = summary["random_init"]["linear"]
+                ax.axhline(ri[0], color="grey", ls="--", lw=1)
+                ax.text(ax.get_xlim()[0], ri[0], " random init", va="bottom", fontsize=7, color="grey")
+            if key in fits:
+                beta, _, _, lo, hi, _ = fits[key]
+                xs = np.linspace(lo, hi, 100)
+                ax.plot(xs, beta[0] + beta[1] * xs + beta[2] * xs * xs, color="black", lw=1)
+            ax.set_xlabel("EMD similarity S (%s)" % label)
+        axes[0].set_ylabel("linear-probe accuracy (Fashion-MNIST test)")
+        fig.suptitle("accuracy against view similarity, mean ± 95% CI over seeds (both directions)")
         fig.tight_layout()
         fig.savefig(args.plot, dpi=120)
 
