@@ -115,8 +115,14 @@ with open(os.path.join(results, "results.csv"), "w", newline="") as f:
             if not os.path.exists(ev_path):
                 continue
             ev = json.load(open(ev_path))
-            secs_path = os.path.join(d, "runs", r, "train_seconds")
-            secs = open(secs_path).read().strip() if os.path.exists(secs_path) else ""
+            # The trainer's own per-epoch times: a training resumed across interruptions counts
+            # every epoch once (the wall time of the last invocation would count only its part).
+            log_path = os.path.join(d, "runs", r, "log.csv")
+            secs = ""
+            if os.path.exists(log_path):
+                epochs = [float(e["seconds"]) for e in csv.DictReader(open(log_path))]
+                if epochs:
+                    secs = "%.0f" % sum(epochs)
             s = ind.get(r, {})
             ci = s.get("ci95") or [None, None]
             w.writerow([r, seed, ev["linear_acc"], ev["knn_acc"], s.get("mean", ""), ci[0] if ci[0] is not None else "",
@@ -144,9 +150,7 @@ for seed in "${SEED_LIST[@]}"; do
         "$MOCO" --data "$SD/scenes" --views coco:baseline --out "$dir" --epochs 0 --seed "$seed" "${MOCO_ARGS[@]}" >>"$dir/train.log" 2>&1
       else
         say "seed $seed: pre-training MoCo-v2 on coco:$cfg for $EPOCHS epochs"
-        t0=$(date +%s)
         "$MOCO" --data "$SD/scenes" --views "coco:$cfg" --out "$dir" --epochs "$EPOCHS" --seed "$seed" "${MOCO_ARGS[@]}" >>"$dir/train.log" 2>&1
-        echo $(($(date +%s) - t0)) >"$dir/train_seconds"
       fi
     fi
     if [[ ! -f "$dir/eval.json" ]]; then
@@ -191,6 +195,7 @@ for c in rep["configs"]:
 open(sys.argv[2], "w").write("\n".join(lines) + "\n")
 print("\n".join(lines))
 EOF
+[[ -f "$OUT/stability.json.png" ]] && cp "$OUT/stability.json.png" "$RESULTS/stability.png"
 collect
 cat "$RESULTS/analysis.md"
-say "done: $RESULTS/results.csv, $RESULTS/analysis.md, $RESULTS/accuracy_vs_s.png, $RESULTS/stability.md"
+say "done: $RESULTS/results.csv, $RESULTS/analysis.md, $RESULTS/accuracy_vs_s.png, $RESULTS/stability.md, $RESULTS/stability.png"
