@@ -9,7 +9,7 @@ config's pairs from the independent encoder), s_ci_low, s_ci_high, s_ssl (S from
 baseline backbone, optional), train_seconds; config "random_init" is the untrained backbone.
 Output (markdown): per config mean +- 95% CI over seeds (Student t); paired differences against
 baseline (same seed) with CIs; Spearman rank correlation of accuracy and S over the configs; a
-quadratic fit of accuracy on S (all seeds' points) with the CI of its quadratic term and the S of
+quadratic fit of accuracy on S (all seeds' points, one intercept per seed) with the CI of its quadratic term and the S of
 its peak (delta method), each for S from both encoders; and the paper's claims, each marked supported / contradicted / cannot
 tell by the rule written next to it.
 """
@@ -58,22 +58,30 @@ def load(path):
     return rows
 
 
-def quadratic_fit(s, acc):
-    """OLS acc = a + b s + c s^2: coefficients, the CI of c, and the peak -b / 2c with its CI."""
-    s, acc = np.asarray(s), np.asarray(acc)
-    X = np.stack([np.ones_like(s), s, s * s], 1)
+def quadratic_fit(s, acc, seed):
+    """OLS acc = a_seed + b s + c s^2, one intercept per seed (a seed moves every config's
+    accuracy together: scenes, initial weights and the probe's data order are shared), so the
+    curvature is estimated within seeds. Returns (mean intercept, b, c), the CI half-width of c,
+    the peak -b / 2c with its CI half-width (delta method) and the residual degrees of freedom."""
+    s, acc = np.asarray(s, dtype=float), np.asarray(acc, dtype=float)
+    levels = sorted(set(seed))
+    dummies = [np.array([1.0 if k == l else 0.0 for k in seed]) for l in levels]
+    X = np.stack(dummies + [s, s * s], 1)
     beta, *_ = np.linalg.lstsq(X, acc, rcond=None)
     resid = acc - X @ beta
-    dof = len(s) - 3
+    dof = len(s) - X.shape[1]
     sigma2 = float(resid @ resid) / dof
     cov = sigma2 * np.linalg.inv(X.T @ X)
     tq = stats.t.ppf(0.975, dof)
-    c_half = tq * math.sqrt(cov[2, 2])
-    peak = -beta[1] / (2 * beta[2]) if beta[2] != 0 else float("nan")
-    # delta method for g = -b / 2c
-    g = np.array([0.0, -1 / (2 * beta[2]), beta[1] / (2 * beta[2] ** 2)])
+    ib, ic = len(levels), len(levels) + 1
+    b, c = beta[ib], beta[ic]
+    c_half = tq * math.sqrt(cov[ic, ic])
+    peak = -b / (2 * c) if c != 0 else float("nan")
+    g = np.zeros(X.shape[1])
+    g[ib], g[ic] = -1 / (2 * c), b / (2 * c ** 2)
     peak_half = tq * math.sqrt(float(g @ cov @ g))
-    return beta, c_half, peak, peak_half, dof
+    a = float(np.mean([beta[k] for k in range(len(levels))]))
+    return np.array([a, b, c]), c_half, peak, peak_half, dof
 
 
 def main():
@@ -129,16 +137,17 @@ def main():
         rho, p = stats.spearmanr([summary[c][key][0] for c in on], [summary[c]["linear"][0] for c in on])
         out.append("Spearman rank correlation of mean linear accuracy and mean S over %d configs: "
                    "rho = %.3f (p = %.3g)." % (len(on), rho, p))
-        pts = [(x[key], x["linear_acc"]) for c in on for x in rows[c].values()
+        pts = [(x[key], x["linear_acc"], k) for c in on for k, x in rows[c].items()
                if math.isfinite(x[key]) and math.isfinite(x["linear_acc"])]
-        if len(pts) >= 5:
-            s_all, a_all = zip(*pts)
-            beta, c_half, peak, peak_half, dof = quadratic_fit(s_all, a_all)
+        if len(pts) >= len({p[2] for p in pts}) + 3:
+            s_all, a_all, seed_all = zip(*pts)
+            beta, c_half, peak, peak_half, dof = quadratic_fit(s_all, a_all, seed_all)
             fits[key] = (beta, c_half, peak, min(s_all), max(s_all), on)
-            out.append("Quadratic fit over %d (config, seed) points: acc = %.4f + %.4f S + %.4f S^2; "
+            out.append("Quadratic fit over %d (config, seed) points, one intercept per seed: "
+                       "acc = a_seed + %.4f S + %.4f S^2 (mean a_seed %.4f); "
                        "quadratic term %.4f ± %.4f (95%%, %d dof)%s; peak at S = %.3f ± %.3f "
                        "(observed S: %.3f to %.3f)." % (
-                           len(pts), beta[0], beta[1], beta[2], beta[2], c_half, dof,
+                           len(pts), beta[1], beta[2], beta[0], beta[2], c_half, dof,
                            " - a reverse U" if beta[2] + c_half < 0 else
                            (" - a U" if beta[2] - c_half > 0 else " - no curvature the data can tell"),
                            peak, peak_half, min(s_all), max(s_all)))
