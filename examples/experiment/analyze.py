@@ -1,17 +1,19 @@
 #!/usr/bin/python3
 """The experiment's analysis: what the per-seed results say about the paper's claims.
 
-  /usr/bin/python3 examples/experiment/analyze.py examples/experiment/results.csv \\
-      [--out examples/experiment/analysis.md] [--plot examples/experiment/accuracy_vs_s.png]
+  /usr/bin/python3 examples/experiment/analyze.py examples/experiment/results/results.csv \\
+      [--out examples/experiment/results/analysis.md] [--plot examples/experiment/results/accuracy_vs_s.png]
 
 Input: one row per (config, seed) with linear_acc, knn_acc, s (the EMD similarity S of the
-config's pairs from the independent encoder), s_ci_low, s_ci_high, s_ssl (S from the run's own
-baseline backbone, optional), train_seconds; config "random_init" is the untrained backbone.
+config's pairs from the independent encoder), s_ci_low, s_ci_high, s_ssl, s_ssl_ci_low,
+s_ssl_ci_high (S from the seed's own baseline backbone, optional), train_seconds, test_images;
+config "random_init" is the untrained backbone.
 Output (markdown): per config mean +- 95% CI over seeds (Student t); paired differences against
-baseline (same seed) with CIs; Spearman rank correlation of accuracy and S over the configs; a
-quadratic fit of accuracy on S (all seeds' points, one intercept per seed) with the CI of its quadratic term and the S of
-its peak (delta method), each for S from both encoders; and the paper's claims, each marked supported / contradicted / cannot
-tell by the rule written next to it.
+baseline (same seed) with CIs; the best config's margin over random init in test-set standard
+errors; for S from each encoder, Spearman rank correlation of accuracy and S over the configs
+and a quadratic fit of accuracy on S (all seeds' points, one intercept per seed) with the CI of
+its quadratic term and the S of its peak (delta method); and the paper's claims, each marked
+supported / contradicted / cannot tell by the rule written next to it.
 """
 import argparse
 import csv

@@ -105,7 +105,7 @@ def scores(path):
 with open(os.path.join(results, "results.csv"), "w", newline="") as f:
     w = csv.writer(f)
     w.writerow(["config", "seed", "linear_acc", "knn_acc", "s", "s_ci_low", "s_ci_high", "s_pairs",
-                "s_fell_back", "s_ssl", "train_seconds", "test_images"])
+                "s_fell_back", "s_ssl", "s_ssl_ci_low", "s_ssl_ci_high", "train_seconds", "test_images"])
     for seed in seeds:
         d = os.path.join(out, "seed%s" % seed)
         ind = scores(os.path.join(d, "score_independent.json"))
@@ -125,9 +125,10 @@ with open(os.path.join(results, "results.csv"), "w", newline="") as f:
                     secs = "%.0f" % sum(epochs)
             s = ind.get(r, {})
             ci = s.get("ci95") or [None, None]
+            ssl_ci = ssl.get(r, {}).get("ci95") or ["", ""]
             w.writerow([r, seed, ev["linear_acc"], ev["knn_acc"], s.get("mean", ""), ci[0] if ci[0] is not None else "",
                         ci[1] if ci[1] is not None else "", s.get("pairs", ""), s.get("pairs_fell_back", ""),
-                        ssl.get(r, {}).get("mean", ""), secs, ev.get("test", "")])
+                        ssl.get(r, {}).get("mean", ""), ssl_ci[0], ssl_ci[1], secs, ev.get("test", "")])
 EOF
   "$PY" "$HERE/analyze.py" "$RESULTS/results.csv" --out "$RESULTS/analysis.md" \
         --plot "$RESULTS/accuracy_vs_s.png" >/dev/null 2>>"$LOG" || say "analysis: not enough results yet"
