@@ -16,6 +16,9 @@
 # A rerun with the same --out resumes: finished steps are kept, an interrupted training resumes
 # from its last epoch checkpoint; results.csv is rewritten after every finished step.
 set -euo pipefail
+# One compound command: bash parses all of it before running any, so editing or updating this file
+# (git pull) while a run of many hours is in progress cannot change or break that run.
+{
 
 BIN=""
 OUT="experiment_out"
@@ -41,7 +44,7 @@ while [[ $# -gt 0 ]]; do
     --scenes) SCENES="$2"; shift 2 ;;
     --pairs) PAIRS="$2"; shift 2 ;;
     --lr) LR="$2"; shift 2 ;;
-    -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
     *) echo "run_experiment.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -200,3 +203,5 @@ EOF
 collect
 cat "$RESULTS/analysis.md"
 say "done: $RESULTS/results.csv, $RESULTS/analysis.md, $RESULTS/accuracy_vs_s.png, $RESULTS/stability.md, $RESULTS/stability.png"
+exit 0
+}
