@@ -114,24 +114,23 @@ def main():
     out.append("\n## Paired differences against baseline (same seed; mean ± 95% CI)\n")
     out.append("| config | linear acc - baseline | k-NN acc - baseline |")
     out.append("|---|---|---|")
-    diffs = {}
     for c in configs:
         if c == "baseline" or "baseline" not in rows:
             continue
         common = sorted(set(rows[c]) & set(rows["baseline"]))
         dl = mean_ci([rows[c][k]["linear_acc"] - rows["baseline"][k]["linear_acc"] for k in common])
         dk = mean_ci([rows[c][k]["knn_acc"] - rows["baseline"][k]["knn_acc"] for k in common])
-        diffs[c] = (dl, dk)
         out.append("| %s | %s | %s |" % (c, fmt(*dl[:2]), fmt(*dk[:2])))
 
     # S from two encoders: the independent classifier (the scorer) and the seed's
     # baseline SSL backbone (the paper scores with an SSL-pretrained ResNet-50). They need not
     # agree, so every S analysis is done for both.
     scorers = [("s", "independent encoder"), ("s_ssl", "baseline SSL backbone")]
-    trained = [c for c in configs if c != "random_init" and math.isfinite(summary[c]["s"][0])]
+    trained = [c for c in configs if c != "random_init" and math.isfinite(summary[c]["linear"][0])]
+    scored = {key: [c for c in trained if math.isfinite(summary[c][key][0])] for key, _ in scorers}
     fits = {}
     for key, label in scorers:
-        on = [c for c in configs if c != "random_init" and math.isfinite(summary[c][key][0])]
+        on = scored[key]
         out.append("\n## Accuracy against S (%s; pre-trained configs)\n" % label)
         if len(on) < 4:
             out.append("Not enough configs with this S yet.")
@@ -144,7 +143,7 @@ def main():
         if len(pts) >= len({p[2] for p in pts}) + 3:
             s_all, a_all, seed_all = zip(*pts)
             beta, c_half, peak, peak_half, dof = quadratic_fit(s_all, a_all, seed_all)
-            fits[key] = (beta, c_half, peak, min(s_all), max(s_all), on)
+            fits[key] = (beta, c_half, peak, min(s_all), max(s_all))
             out.append("Quadratic fit over %d (config, seed) points, one intercept per seed: "
                        "acc = a_seed + %.4f S + %.4f S^2 (mean a_seed %.4f); "
                        "quadratic term %.4f ± %.4f (95%%, %d dof)%s; peak at S = %.3f ± %.3f "
@@ -209,7 +208,7 @@ def main():
     for key, label in scorers:
         if key not in fits:
             continue
-        beta, c_half, peak, lo, hi, _ = fits[key]
+        beta, c_half, peak, lo, hi = fits[key]
         if beta[2] + c_half < 0 and lo < peak < hi:
             v = "supported"
         elif beta[2] - c_half > 0 or (beta[2] + c_half < 0 and not lo < peak < hi):
@@ -232,8 +231,7 @@ def main():
         import matplotlib.pyplot as plt
         fig, axes = plt.subplots(1, 2, figsize=(12, 4.5), sharey=True)
         for ax, (key, label) in zip(axes, scorers):
-            on = [c for c in configs if c != "random_init" and math.isfinite(summary[c][key][0])]
-            for c in on:
+            for c in scored[key]:
                 s_, lin = summary[c][key], summary[c]["linear"]
                 ax.errorbar(s_[0], lin[0], xerr=s_[1] if math.isfinite(s_[1]) else None,
                             yerr=lin[1] if math.isfinite(lin[1]) else None, fmt="o", capsize=3,
@@ -244,7 +242,7 @@ def main():
                 ax.axhline(ri[0], color="grey", ls="--", lw=1)
                 ax.text(ax.get_xlim()[0], ri[0], " random init", va="bottom", fontsize=7, color="grey")
             if key in fits:
-                beta, _, _, lo, hi, _ = fits[key]
+                beta, _, _, lo, hi = fits[key]
                 xs = np.linspace(lo, hi, 100)
                 ax.plot(xs, beta[0] + beta[1] * xs + beta[2] * xs * xs, color="black", lw=1)
             ax.set_xlabel("EMD similarity S (%s)" % label)
